@@ -1,0 +1,15 @@
+"""collectsim: collection strategies for overdue card instalment plans, compared in a
+discrete-event simulation on the same synthetic portfolio.
+
+    >>> from sim import load_scenario, load_strategy, run
+    >>> result = run(load_scenario("baseline"), load_strategy("seed_playbook"), seed=1)
+    >>> result.kpis["cure_rate_30"]
+"""
+
+__version__ = "0.1.0"
+
+from .config import load_scenario, load_strategy  # noqa: E402
+from .engine import run  # noqa: E402
+from .errors import ConfigError  # noqa: E402
+
+__all__ = ["ConfigError", "load_scenario", "load_strategy", "run", "__version__"]

@@ -1,0 +1,140 @@
+"""The contact gate: the law as data, and a vectorised check before every contact.
+
+A strategy may ask for anything; the gate decides. Every refusal is counted by rule so
+a team can see how much capacity compliance costs. The gate refuses; it never lets a
+violation through, and :mod:`sim.audit` re-checks the executed log independently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Channel kinds, as integer codes in arrays and logs.
+KIND_CODES = {"message": 0, "automated_call": 1, "agent_call": 2, "letter": 3,
+              "third_party_call": 4}
+CALL_KINDS = (1, 2)  # count towards the call caps: IVR and agent calls to the debtor
+
+RULES = ("window", "holiday", "daily_cap", "weekly_cap", "cooloff", "optout", "third_party")
+
+
+@dataclass(frozen=True)
+class Law:
+    """One jurisdiction's contact rules."""
+
+    name: str
+    window_start: float  # local hour, inclusive
+    window_end: float  # local hour, exclusive for the start of an attempt
+    daily_cap: int | None  # calls per account per day (None: scenario decides)
+    weekly_cap: int | None  # calls per account in 7 consecutive days
+    cooloff_days: int  # no call within n days after a telephone conversation (0: none)
+    third_party_once: bool  # third parties for location only, at most once
+    third_party_needs_no_rpc_days: int  # ... and only after n days without reaching the debtor
+    source: str
+
+
+PROFILES: dict[str, Law] = {
+    "cn_2022": Law(
+        name="cn_2022", window_start=8.0, window_end=22.0, daily_cap=None, weekly_cap=None,
+        cooloff_days=0, third_party_once=False, third_party_needs_no_rpc_days=0,
+        source="China Banking Association card-collection guideline (effective 2022-01-01): "
+               "08:00-22:00, no call-bombing; third parties never told the debt"),
+    "us_reg_f": Law(
+        name="us_reg_f", window_start=8.0, window_end=21.0, daily_cap=None, weekly_cap=7,
+        cooloff_days=7, third_party_once=True, third_party_needs_no_rpc_days=30,
+        source="12 CFR 1006.6(b)(1)(i) 08:00-21:00; 1006.14(b)(2)(i)(A) 7 calls in 7 days; "
+               "1006.14(b)(2)(i)(B) 7 days after a conversation; 1006.10 location only"),
+}
+
+NEVER = -(10**6)
+
+
+class Gate:
+    """Per-account contact history and the vectorised check of a batch of attempts.
+
+    Attempts in one batch must be for distinct accounts (the engine guarantees it) and
+    are checked against the history before the batch; ``record`` then books the ones
+    that were executed.
+    """
+
+    def __init__(self, n_accounts: int, law: Law, daily_call_cap: int, third_party_per_week: int,
+                 holidays: set[int]):
+        self.law = law
+        self.daily_cap = law.daily_cap if law.daily_cap is not None else daily_call_cap
+        if law.name == "us_reg_f":
+            self.daily_cap = min(daily_call_cap, 7)
+        self.tp_per_week = third_party_per_week
+        self.holidays = holidays
+        self.calls = np.zeros((n_accounts, 7), dtype=np.int16)  # ring buffer by day % 7
+        self.tp = np.zeros((n_accounts, 7), dtype=np.int16)
+        self.tp_total = np.zeros(n_accounts, dtype=np.int16)
+        self.last_conversation = np.full(n_accounts, NEVER, dtype=np.int32)
+        self.last_rpc_day = np.full(n_accounts, NEVER, dtype=np.int32)
+        self.optout = np.zeros(n_accounts, dtype=bool)
+        self.blocked = dict.fromkeys(RULES, 0)
+        self._day = -1
+
+    def new_day(self, day: int) -> None:
+        self.calls[:, day % 7] = 0
+        self.tp[:, day % 7] = 0
+        self._day = day
+
+    def reset_accounts(self, idx: np.ndarray) -> None:
+        """A new cardholder takes these slots: their history starts empty."""
+        self.calls[idx] = 0
+        self.tp[idx] = 0
+        self.tp_total[idx] = 0
+        self.last_conversation[idx] = NEVER
+        self.last_rpc_day[idx] = NEVER
+        self.optout[idx] = False
+
+    def check(self, day: int, hour: np.ndarray | float, acct: np.ndarray, kind: int,
+              count: bool = True) -> np.ndarray:
+        """Allowed mask for attempts of one channel kind; refusals counted by rule."""
+        n = len(acct)
+        ok = np.ones(n, dtype=bool)
+        hour = np.broadcast_to(np.asarray(hour, dtype=np.float64), (n,))
+
+        def refuse(mask: np.ndarray, rule: str) -> None:
+            nonlocal ok
+            hit = ok & mask
+            if count:
+                self.blocked[rule] += int(hit.sum())
+            ok &= ~mask
+
+        if kind != KIND_CODES["letter"]:
+            refuse((hour < self.law.window_start) | (hour >= self.law.window_end), "window")
+        if kind == KIND_CODES["message"]:
+            refuse(self.optout[acct], "optout")
+        if kind in CALL_KINDS or kind == KIND_CODES["third_party_call"]:
+            if day in self.holidays:
+                refuse(np.ones(n, dtype=bool), "holiday")
+        if kind in CALL_KINDS:
+            refuse(self.calls[acct, day % 7] >= self.daily_cap, "daily_cap")
+            if self.law.weekly_cap is not None:
+                refuse(self.calls[acct].sum(axis=1) >= self.law.weekly_cap, "weekly_cap")
+            if self.law.cooloff_days:
+                since = day - self.last_conversation[acct]
+                refuse(since < self.law.cooloff_days, "cooloff")
+        if kind == KIND_CODES["third_party_call"]:
+            if self.law.third_party_once:
+                bad = (self.tp_total[acct] >= 1) | (
+                    day - self.last_rpc_day[acct] < self.law.third_party_needs_no_rpc_days)
+            else:
+                bad = self.tp[acct].sum(axis=1) >= self.tp_per_week
+            refuse(bad, "third_party")
+        return ok
+
+    def record(self, day: int, acct: np.ndarray, kind: int, conversation: np.ndarray | None = None,
+               rpc: np.ndarray | None = None) -> None:
+        """Book executed attempts (distinct accounts)."""
+        if kind in CALL_KINDS:
+            self.calls[acct, day % 7] += 1
+        elif kind == KIND_CODES["third_party_call"]:
+            self.tp[acct, day % 7] += 1
+            self.tp_total[acct] += 1
+        if conversation is not None and conversation.any():
+            self.last_conversation[acct[conversation]] = day
+        if rpc is not None and rpc.any():
+            self.last_rpc_day[acct[rpc]] = day

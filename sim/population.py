@@ -1,0 +1,193 @@
+"""Synthetic cardholders as a structure of arrays, drawn up front.
+
+Persons 0..N-1 hold the book's slots at the start; persons N.. are the reserve of
+joiners, taken in order when a slot is vacated, so joiner k is the same person under
+every strategy. Shock timelines are drawn here too, over the whole horizon, from their
+own stream: strategies cannot change who falls ill or loses a job, or when.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit, logit
+
+from .config import Economy, Population, Product, Scenario
+from .rng import Streams
+
+CAUSE_CODES = {"unknown": 0, "oversight": 1, "hardship": 2, "terms": 3, "unwilling": 4,
+               "suspected_fraud": 5}
+
+
+@dataclass
+class People:
+    """Latent traits (never shown to a strategy) and the risk score (shown)."""
+
+    segment: np.ndarray  # int8 index into segment_names
+    segment_names: list[str]
+    ability: np.ndarray  # float32, baseline probability of being able to pay when due
+    oversight: np.ndarray  # float32, probability of a miss by oversight per cycle
+    strategic: np.ndarray  # float32, probability of a deliberate miss per cycle
+    willingness: np.ndarray  # float32
+    misread: np.ndarray  # bool: pays once a conversation explains the terms
+    contactability: np.ndarray  # float32 answer probability at profile 1
+    app_user: np.ndarray  # bool
+    email: np.ndarray  # bool
+    complaint_prop: np.ndarray  # float32, mean 1
+    attrition_prop: np.ndarray  # float32, mean 1
+    score_logit: np.ndarray  # float32, the bank's static risk signal (logit scale)
+    due_dom: np.ndarray  # int8 day of month 1..28
+    cause: np.ndarray  # int8 cause code of the segment (revealed in conversation)
+    # Shock timelines, sorted by start day: who, when, how bad.
+    shock_person: np.ndarray
+    shock_start: np.ndarray
+    shock_end: np.ndarray
+    shock_loss: np.ndarray  # float32, log(1 - severity) (adds up over overlapping shocks)
+
+    @property
+    def size(self) -> int:
+        return len(self.segment)
+
+
+def macro_curve(economy: Economy, days: int) -> np.ndarray:
+    """m(t) for t = 0..days-1: the scenario's multiplier times the piecewise-linear path."""
+    t = np.arange(days, dtype=np.float64)
+    if economy.macro_path:
+        xs = [d for d, _ in economy.macro_path]
+        ys = [m for _, m in economy.macro_path]
+        path = np.interp(t, xs, ys)
+    else:
+        path = np.ones(days)
+    return economy.shock_multiplier * path
+
+
+def reserve_size(pop: Population, days: int) -> int:
+    return max(64, math.ceil(pop.accounts * pop.reserve_share * max(days, 1) / 365.0))
+
+
+def generate(scenario: Scenario, streams: Streams) -> People:
+    pop = scenario.population
+    days = scenario.horizon.days
+    n = pop.accounts + reserve_size(pop, days)
+    g = streams.generator("population")
+    names = list(pop.segments)
+    segs = list(pop.segments.values())
+    shares = np.array([s.share for s in segs])
+    segment = g.choice(len(segs), size=n, p=shares / shares.sum()).astype(np.int8)
+
+    def per_seg(attr: str) -> np.ndarray:
+        return np.array([getattr(s, attr) for s in segs], dtype=np.float64)[segment]
+
+    mean = np.clip(per_seg("ability_mean"), 1e-6, 1 - 1e-6)
+    conc = per_seg("ability_concentration")
+    ability = g.beta(mean * conc, (1 - mean) * conc).astype(np.float32)
+    oversight = per_seg("oversight_miss").astype(np.float32)
+    strategic = per_seg("strategic_miss").astype(np.float32)
+    willingness = per_seg("willingness").astype(np.float32)
+    cause = np.array([CAUSE_CODES[s.cause] for s in segs], dtype=np.int8)[segment]
+    misread = (g.random(n) < pop.misread_terms_share) & (cause == CAUSE_CODES["oversight"])
+    cm, cc = pop.contactability_mean, pop.contactability_concentration
+    cm = min(max(cm, 1e-6), 1 - 1e-6)
+    contact = g.beta(cm * cc, (1 - cm) * cc) * per_seg("contactability_factor")
+    contactability = np.clip(contact, 0.0, 0.98).astype(np.float32)
+    app_user = g.random(n) < pop.app_user_share
+    email = g.random(n) < pop.email_share
+    s = pop.complaint_propensity_sigma
+    complaint_prop = np.exp(g.normal(-s * s / 2, s, n)).astype(np.float32)
+    s = pop.attrition_propensity_sigma
+    attrition_prop = np.exp(g.normal(-s * s / 2, s, n)).astype(np.float32)
+    due_dom = g.integers(1, 29, size=n).astype(np.int8)
+
+    # Latent risk: the chance of missing a cycle. The bank sees a noisy monotone signal of
+    # it whose noise is set so that the score separates a year's bads at the target AUC.
+    miss = 1 - ability * (1 - oversight) * (1 - strategic)
+    latent = logit(np.clip(miss, 1e-4, 1 - 1e-4))
+    noise = g.normal(size=n)
+    sigma = _sigma_for_auc(latent, noise, pop.risk_score_auc, g)
+    score_logit = (latent + sigma * noise).astype(np.float32)
+
+    sp, ss, se, sl = _shocks(scenario.economy, n, days, streams)
+    return People(segment=segment, segment_names=names, ability=ability, oversight=oversight,
+                  strategic=strategic, willingness=willingness, misread=misread,
+                  contactability=contactability, app_user=app_user, email=email,
+                  complaint_prop=complaint_prop, attrition_prop=attrition_prop,
+                  score_logit=score_logit, due_dom=due_dom, cause=cause, shock_person=sp,
+                  shock_start=ss, shock_end=se, shock_loss=sl)
+
+
+def _sigma_for_auc(latent: np.ndarray, noise: np.ndarray, target: float,
+                   g: np.random.Generator) -> float:
+    """Noise scale whose score reaches the target AUC for a year's default (bisection)."""
+    m = min(len(latent), 20_000)
+    lat, eps = latent[:m], noise[:m]
+    p_year = 1 - (1 - expit(lat)) ** 12
+    bad = g.random(m) < p_year
+    if bad.all() or not bad.any():
+        return 0.0
+
+    def auc(sig: float) -> float:
+        score = lat + sig * eps
+        ranks = np.argsort(np.argsort(score, kind="stable"), kind="stable") + 1.0
+        nb = bad.sum()
+        return float((ranks[bad].sum() - nb * (nb + 1) / 2) / (nb * (m - nb)))
+
+    if auc(0.0) <= target:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while auc(hi) > target and hi < 1e3:
+        hi *= 2
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if auc(mid) > target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _shocks(economy: Economy, n: int, days: int, streams: Streams):
+    """Poisson shock arrivals per person at rate r * m(t), by thinning; sorted by start."""
+    g = streams.generator("shocks")
+    m = macro_curve(economy, max(days, 1))
+    m_max = float(m.max()) if len(m) else 0.0
+    persons, starts, ends, losses = [], [], [], []
+    for shock in economy.shocks.values():
+        rate = shock.rate_per_year / 365.0 * m_max
+        if rate <= 0 or days <= 0:
+            continue
+        k = g.poisson(rate * n * days)
+        who = g.integers(0, n, size=k)
+        when = g.integers(0, days, size=k)
+        keep = g.random(k) * m_max < m[when]
+        sev_conc = 5.0
+        mu = min(max(shock.severity_mean, 1e-6), 1 - 1e-6)
+        sev = g.beta(mu * sev_conc, (1 - mu) * sev_conc, size=k)
+        dur = np.maximum(1, np.round(g.gamma(2.0, shock.duration_days_mean / 2.0, size=k)))
+        who, when, sev, dur = who[keep], when[keep], sev[keep], dur[keep]
+        persons.append(who)
+        starts.append(when)
+        ends.append(when + dur.astype(np.int64))
+        losses.append(np.log1p(-np.minimum(sev, 0.999)))
+    if not persons:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, e, np.zeros(0, dtype=np.float32)
+    p = np.concatenate(persons)
+    s = np.concatenate(starts)
+    e = np.concatenate(ends)
+    loss = np.concatenate(losses).astype(np.float32)
+    order = np.lexsort((p, s))
+    return p[order], s[order], e[order], loss[order]
+
+
+def draw_plan(product: Product, streams: Streams, person: np.ndarray, plan_no: np.ndarray,
+              stream: str = "reborrow"):
+    """Principal (cents) and term of a person's k-th plan: a pure function of (person, k)."""
+    u1 = streams.uniform(stream, 0, person, plan_no * 2)
+    u2 = streams.uniform(stream, 0, person, plan_no * 2 + 1)
+    from scipy.special import ndtri
+
+    principal = product.principal_median * np.exp(product.principal_sigma * ndtri(u1))
+    principal = np.clip(principal, 100.0, product.principal_max)
+    cum = np.cumsum(product.term_shares)
+    cum[-1] = 1.0
+    term = np.asarray(product.terms)[np.searchsorted(cum, u2, side="right").clip(0, len(cum) - 1)]
+    return np.round(principal * 100).astype(np.int64), term.astype(np.int32)
