@@ -90,7 +90,7 @@ def generate(scenario: Scenario, streams: Streams) -> People:
     misread = (g.random(n) < pop.misread_terms_share) & (cause == CAUSE_CODES["oversight"])
     cm, cc = pop.contactability_mean, pop.contactability_concentration
     cm = min(max(cm, 1e-6), 1 - 1e-6)
-    contact = g.beta(cm * cc, (1 - cm) * cc) * per_seg("contactability_factor")
+    contact = g.beta(cm * cc, (1 - cm) * cc, size=n) * per_seg("contactability_factor")
     contactability = np.clip(contact, 0.0, 0.98).astype(np.float32)
     app_user = g.random(n) < pop.app_user_share
     email = g.random(n) < pop.email_share

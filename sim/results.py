@@ -102,3 +102,46 @@ def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@dataclass
+class ExperimentResult:
+    """Several strategies x replications: tidy tables, one row per run x KPI in ``runs``."""
+
+    runs: pd.DataFrame  # strategy, replication, kpi, value
+    summary: pd.DataFrame  # strategy, kpi, n, mean, sd, ci_low, ci_high
+    paired: pd.DataFrame  # strategy, reference, kpi, n, diff, ci_low, ci_high, half-widths
+    daily: pd.DataFrame  # daily series, with strategy and replication columns
+    cohorts: pd.DataFrame
+    roll: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    TABLES = ("runs", "summary", "paired", "daily", "cohorts", "roll")
+
+    @property
+    def strategies(self) -> list[str]:
+        return list(dict.fromkeys(self.runs["strategy"]))
+
+    def kpi_table(self) -> pd.DataFrame:
+        """Mean KPI per strategy (columns) and KPI (rows)."""
+        t = self.summary.pivot(index="kpi", columns="strategy", values="mean")
+        return t.reindex(columns=self.strategies)
+
+    def kpis(self, strategy: str) -> dict[str, float | None]:
+        s = self.summary[self.summary["strategy"] == strategy]
+        return {k: clean(v) for k, v in zip(s["kpi"], s["mean"], strict=True)}
+
+    def save(self, out: str | Path) -> Path:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in self.TABLES:
+            atomic_write_parquet(getattr(self, name), out / f"{name}.parquet")
+        atomic_write_text(out / "experiment.json", json.dumps(self.meta, indent=2, default=str))
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExperimentResult:
+        path = Path(path)
+        tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in cls.TABLES}
+        meta = json.loads((path / "experiment.json").read_text(encoding="utf-8"))
+        return cls(**tables, meta=meta)
