@@ -100,11 +100,14 @@ def team_process(env: simpy.Environment, desk: Desk, run: Run) -> Generator:
 def work_block(desk: Desk, run: Run, day: int, a: float, b: float, heads: int) -> None:
     total = heads * (b - a) * 60.0 * desk.cfg.productive_share
     desk.capacity_min += total
-    lo, hi = run.strategy.call_hours
-    if a < lo or b > hi or (run.avoid_today):
-        return  # the strategy does not dial now: the collectors wait
+    # each strategy (arm) dials only inside its own call hours; outside them collectors wait
+    dial = run.arms_dialling(a, b)
+    if not dial.any():
+        return
     used = 0.0
     tried = np.zeros(len(desk.acct), dtype=bool)
+    if not dial.all():
+        tried |= ~dial[run.arm[desk.acct]]
     while used < total:
         elig = np.flatnonzero((desk.left > 0) & (desk.not_before <= a) & ~tried)
         if len(elig) == 0:

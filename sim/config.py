@@ -590,15 +590,23 @@ def load_strategy(name_or_path: str | Path) -> Strategy:
 
 
 def valid_paths(model: BaseModel) -> list[str]:
-    """Every dotted path a ``--set`` or a sweep grid may name (leaves of the dump)."""
+    """Every dotted path a ``--set`` or a sweep grid may name (leaves of the dump).
+
+    A list of tables (a team's ``shifts``) is a value in its own right and also indexed
+    by position, so ``collectors.teams.early.shifts.0.headcount`` names one field of the
+    first shift; lists of plain values (``product.terms``) are set whole.
+    """
     out: list[str] = []
 
     def walk(prefix: str, v: Any) -> None:
         if isinstance(v, dict) and v:
             for k, sub in v.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), sub)
-        else:
-            out.append(prefix)
+            return
+        out.append(prefix)
+        if isinstance(v, list) and any(isinstance(item, dict) for item in v):
+            for i, item in enumerate(v):
+                walk(f"{prefix}.{i}", item)
 
     walk("", model.model_dump(mode="json"))
     return out
@@ -613,21 +621,31 @@ def parse_value(text: str) -> Any:
 
 
 def set_path(raw: dict[str, Any], path: str, value: Any, known: list[str], source: str) -> None:
+    """Set one leaf of a dumped scenario; a numeric part indexes a list of tables."""
     parts = path.split(".")
     node: Any = raw
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        if not isinstance(node, dict) or part not in node:
+        key: str | int
+        if isinstance(node, list) and part.isdigit() and any(isinstance(x, dict) for x in node):
+            if int(part) >= len(node):
+                where = ".".join(parts[:i])
+                raise ConfigError(source, [(path, f"no such parameter; {where} has {len(node)} "
+                                                  f"entries, numbered 0 to {len(node) - 1}")])
+            key = int(part)
+        elif isinstance(node, dict) and part in node:
+            key = part
+        else:
             close = difflib.get_close_matches(path, known, n=3, cutoff=0.5)
             hint = f"; nearest valid paths: {', '.join(close)}" if close else ""
             raise ConfigError(source, [(path, f"no such parameter{hint}")])
         if last:
-            if isinstance(node[part], dict):
+            if isinstance(node[key], dict):
                 raise ConfigError(source, [(path, "names a section, not a value; name one of "
-                                                  f"its fields, e.g. {path}.{next(iter(node[part]))}")])
-            node[part] = value
+                                                  f"its fields, e.g. {path}.{next(iter(node[key]))}")])
+            node[key] = value
         else:
-            node = node[part]
+            node = node[key]
 
 
 def apply_overrides(scenario: Scenario, overrides: Iterable[str | tuple[str, Any]],

@@ -89,7 +89,8 @@ class Run:
     def __init__(self, scenario: Scenario, strategy: Strategy, seed: int | np.random.SeedSequence,
                  record_contacts: bool = False, check_invariants: bool = False,
                  arms: np.ndarray | None = None, strategies: list[Strategy] | None = None):
-        check_pair(scenario, strategy)
+        for st in strategies or [strategy]:
+            check_pair(scenario, st, source=f"strategy {st.name}")
         self.sc, self.strategy = scenario, strategy
         self.days = scenario.horizon.days
         self.streams = Streams(seed)
@@ -165,7 +166,6 @@ class Run:
         self.exit_code = np.zeros(P, np.int8)
         self.exit_day = np.full(P, NONE, np.int32)
         self.delinquent_in_window = np.zeros(P, bool)
-        self.avoid_today = False
         self.retry_gap = scenario.collectors.retry_gap_hours
         c = scenario.collectors
         self.min_handle = min(c.no_answer_minutes, c.wrong_party_minutes)
@@ -301,7 +301,6 @@ class Run:
             dpd[co] = 0
         self._episodes(d, dpd)
         self.dpd = dpd
-        self.avoid_today = any(s.avoid_holidays for s in self.strategies) and d in self.cal.holidays
         self._strategy(d, dpd)
 
     def _refill(self, d: int) -> None:
@@ -832,6 +831,10 @@ class Run:
 
     # called by the collector teams ------------------------------------------
 
+    def arms_dialling(self, a: float, b: float) -> np.ndarray:
+        """Per arm: does its strategy dial in the block [a, b)?"""
+        return np.array([s.call_hours[0] <= a and b <= s.call_hours[1] for s in self.strategies])
+
     def call_gate(self, d: int, hour: float, idx: np.ndarray, chan: np.ndarray,
                   count: bool) -> np.ndarray:
         kinds = self.cat.kind[chan]
@@ -1043,26 +1046,96 @@ class Run:
 
     # ------------------------------------------------------------------ go
 
-    def execute(self) -> None:
+    def start(self) -> simpy.Environment:
         env = simpy.Environment()
         self.env = env
         env.process(self.portfolio(env))
         for desk in self.desks:
             if desk.blocks:
                 env.process(team_process(env, desk, self))
-        env.run(until=self.days)
+        return env
+
+    def execute(self) -> None:
+        self.start().run(until=self.days)
+
+
+class Simulation:
+    """One run driven in steps, for callers that report progress (the app) or stop early.
+
+        sim = Simulation(scenario, strategy, seed=1)
+        while not sim.done:
+            sim.advance(30)          # days; returns the share of the horizon done
+        result = sim.result()
+    """
+
+    def __init__(self, scenario: Scenario, strategy: Strategy | list[Strategy],
+                 seed: int | np.random.SeedSequence = 0, shares: list[float] | None = None,
+                 record_contacts: bool = False, check_invariants: bool = False):
+        self._t0 = time.perf_counter()
+        self.seed = seed
+        strategies = strategy if isinstance(strategy, list) else [strategy]
+        arms = None
+        if len(strategies) > 1:
+            streams = Streams(seed)
+            arms = assign_arms(streams, scenario.population.accounts, shares, len(strategies))
+        self.run = Run(scenario, strategies[0], seed, record_contacts=record_contacts,
+                       check_invariants=check_invariants, arms=arms,
+                       strategies=strategies if len(strategies) > 1 else None)
+        self.env = self.run.start()
+
+    @property
+    def days(self) -> int:
+        return self.run.days
+
+    @property
+    def day(self) -> int:
+        return int(min(self.env.now, self.days))
+
+    @property
+    def done(self) -> bool:
+        return self.env.now >= self.days
+
+    def advance(self, days: int) -> float:
+        self.env.run(until=min(self.days, int(self.env.now) + max(1, int(days))))
+        return self.env.now / self.days
+
+    def result(self):
+        """Finish the run (if not done) and build its RunResult."""
+        from .metrics import build_result
+
+        if not self.done:
+            self.env.run(until=self.days)
+        return build_result(self.run, wall_seconds=time.perf_counter() - self._t0, seed=self.seed)
+
+
+def assign_arms(streams: Streams, n: int, shares: list[float] | None, k: int) -> np.ndarray:
+    """Champion/challenger: each account (slot) goes to an arm at random, by share."""
+    shares = [1.0 / k] * k if shares is None else list(shares)
+    if len(shares) != k or any(s < 0 for s in shares) or not np.isclose(sum(shares), 1.0):
+        raise ValueError(f"arm shares {shares} must be {k} non-negative numbers summing to 1")
+    u = streams.uniform("arms", 0, np.arange(n))
+    cum = np.cumsum(shares)
+    cum[-1] = 1.0
+    return np.searchsorted(cum, u, side="right").clip(0, k - 1).astype(np.int8)
 
 
 def run(scenario: Scenario, strategy: Strategy, seed: int | np.random.SeedSequence = 0,
         record_contacts: bool = False, check_invariants: bool = False):
     """Simulate one strategy on one scenario; returns a :class:`sim.results.RunResult`."""
-    from .metrics import build_result
-
-    t0 = time.perf_counter()
-    r = Run(scenario, strategy, seed, record_contacts=record_contacts,
-            check_invariants=check_invariants)
-    r.execute()
-    return build_result(r, wall_seconds=time.perf_counter() - t0, seed=seed)
+    return Simulation(scenario, strategy, seed, record_contacts=record_contacts,
+                      check_invariants=check_invariants).result()
 
 
-__all__ = ["Run", "run", "CAUSES"]
+def run_arms(scenario: Scenario, strategies: list[Strategy], shares: list[float],
+             seed: int | np.random.SeedSequence = 0, record_contacts: bool = False):
+    """Champion/challenger inside one operation: accounts are split at random between the
+    strategies by ``shares`` and share the same collectors, queues and compliance gate.
+    KPIs per arm are in ``result.arms``; ``result.kpis`` is the whole book."""
+    names = [s.name for s in strategies]
+    if len(set(names)) != len(names) or len(names) < 2:
+        raise ValueError(f"champion/challenger needs two or more distinct strategies, got {names}")
+    return Simulation(scenario, list(strategies), seed, shares=shares,
+                      record_contacts=record_contacts).result()
+
+
+__all__ = ["Run", "Simulation", "run", "run_arms", "assign_arms", "CAUSES"]

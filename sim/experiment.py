@@ -86,7 +86,7 @@ def assemble(scenario: Scenario, specs: Sequence[RunSpec], results: Sequence[Run
     ref = reference or ("no_action" if "no_action" in names else names[0])
     if ref not in names:
         raise ValueError(f"reference {ref!r} is not among the strategies {names}")
-    rows, daily, cohorts, roll = [], [], [], []
+    rows, daily, cohorts, roll, curves = [], [], [], [], []
     for spec, res in zip(specs, results, strict=True):
         tag = {"strategy": spec.strategy.name, "replication": spec.replication}
         for key, value in res.kpis.items():
@@ -94,6 +94,7 @@ def assemble(scenario: Scenario, specs: Sequence[RunSpec], results: Sequence[Run
         daily.append(res.daily.assign(**tag))
         cohorts.append(res.cohorts.assign(**tag))
         roll.append(res.roll_matrix.assign(**tag))
+        curves.append(res.cure_curve.assign(**tag))
     runs = pd.DataFrame(rows)
     runs["value"] = runs["value"].astype(float)
     meta = {
@@ -106,7 +107,8 @@ def assemble(scenario: Scenario, specs: Sequence[RunSpec], results: Sequence[Run
     return ExperimentResult(
         runs=runs, summary=summarise(runs), paired=paired_differences(runs, ref),
         daily=pd.concat(daily, ignore_index=True), cohorts=pd.concat(cohorts, ignore_index=True),
-        roll=pd.concat(roll, ignore_index=True), meta=meta)
+        roll=pd.concat(roll, ignore_index=True), curves=pd.concat(curves, ignore_index=True),
+        meta=meta)
 
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:

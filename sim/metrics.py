@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import __version__
 from .compliance import RULES
-from .results import RunResult, clean
+from .results import KPI_KEYS, RunResult, clean
 
 if TYPE_CHECKING:
     from .engine import Run
@@ -28,36 +28,110 @@ def _ratio(num: float, den: float) -> float | None:
     return clean(num / den) if den > 0 else None
 
 
-def build_result(run: Run, wall_seconds: float, seed) -> RunResult:
-    from .engine import CURE_CONTACT, CURE_PLAN, CURE_SELF, EXIT_CHARGED_OFF, EXIT_LEGAL
+def episode_frame(run: Run) -> pd.DataFrame:
+    """One row per delinquency episode that entered inside the measurement window."""
+    from .engine import EXIT_CHARGED_OFF, EXIT_LEGAL
 
+    h = run.sc.horizon
+    w0, w1 = h.warmup_days, h.warmup_days + h.window_days
+    e = run.eps
+    n = e.n
+    entry = e.entry[:n]
+    coh = np.flatnonzero((entry >= w0) & (entry < w1))
+    entry = entry[coh]
+    cure = e.cure_day[:n][coh]
+    person = e.person[:n][coh]
+    over = e.overdue[:n][coh]
+    charged = np.isin(e.exit[:n][coh], (EXIT_CHARGED_OFF, EXIT_LEGAL))
+    return pd.DataFrame({
+        "arm": run.arm[e.slot[:n][coh]].astype(np.int64),
+        "entry": entry,
+        "days_to_cure": np.where(cure != NONE, cure - entry, -1),
+        "cure_type": e.cure_type[:n][coh],
+        "followed_180": entry + 180 <= run.days,
+        "hardship": e.hardship[:n][coh],
+        "overdue": over / 100.0,
+        # cash is capped at the overdue amount at entry, so that a slow cure is not
+        # credited with later instalments it happens to pay while still delinquent
+        "collected": np.minimum(e.collected[:n][coh], over) / 100.0,
+        "cost": e.cost[:n][coh] / 100.0,
+        "charged_off": e.charged_off[:n][coh] / 100.0,
+        "charged": charged,
+        "complaints": e.complaints[:n][coh],
+        "contacts": e.contacts[:n][coh],
+        "retained": (cure != NONE) & (run.exit_code[person] == 0) & ~e.leaving[:n][coh],
+    })
+
+
+def cohort_kpis(ep: pd.DataFrame, lifetime_value: float) -> dict[str, float | None]:
+    """The KPIs that follow the entry cohort (MODEL.md): cure, recovery, cost, outcomes."""
+    from .engine import CURE_CONTACT, CURE_PLAN, CURE_SELF
+
+    k: dict[str, float | None] = {}
+    size = len(ep)
+    dtc = ep["days_to_cure"].to_numpy()
+    cured = dtc >= 0
+    k["entry_cohort_size"] = float(size)
+    k["cure_rate_30"] = _ratio(np.count_nonzero(cured & (dtc <= 30)), size)
+    f180 = ep["followed_180"].to_numpy()
+    k["cure_rate_180"] = _ratio(np.count_nonzero(f180 & cured & (dtc <= 180)), f180.sum())
+    c180 = cured & (dtc <= 180)
+    ct = ep["cure_type"].to_numpy()
+    for key, code in (("self_cure_share", CURE_SELF), ("contact_cure_share", CURE_CONTACT),
+                      ("plan_cure_share", CURE_PLAN)):
+        k[key] = _ratio(np.count_nonzero(c180 & (ct == code)), c180.sum())
+    cash, cost = ep["collected"].sum(), ep["cost"].sum()
+    co = ep["charged_off"].sum()
+    k["recovery_rate"] = _ratio(cash, ep["overdue"].sum())
+    k["collected"] = clean(cash)
+    k["collection_cost"] = clean(cost)
+    k["net_recovery"] = clean(cash - cost)
+    k["cost_per_collected"] = _ratio(cost, cash)
+    k["cohort_charged_off"] = clean(co)
+    # what the cohort left the bank with: cash in, minus cost, minus balances written off
+    k["cohort_net_value"] = clean(cash - cost - co)
+    k["cohort_complaints_per_1k"] = _ratio(ep["complaints"].sum() * 1000.0, size)
+    k["charged_off_share"] = _ratio(ep["charged"].sum(), size)
+    retained = ep["retained"].sum()
+    k["retained_cured"] = float(retained)
+    k["retained_value"] = clean(retained * lifetime_value)
+    hard = ep["hardship"].to_numpy()
+    for label, grp in (("hardship", hard), ("other", ~hard)):
+        m = int(grp.sum())
+        k[f"{label}_cohort_size"] = float(m)
+        k[f"{label}_cure_rate_180"] = _ratio(np.count_nonzero(grp & f180 & c180),
+                                             np.count_nonzero(grp & f180))
+        k[f"{label}_complaints_per_1k"] = _ratio(ep["complaints"][grp].sum() * 1000.0, m)
+        k[f"{label}_charge_off_share"] = _ratio(ep["charged"][grp].sum(), m)
+    return k
+
+
+def cure_curve(ep: pd.DataFrame, horizon: int = 180) -> pd.DataFrame:
+    """Share of the entry cohort cured by each day since entry, in total and by type."""
+    from .engine import CURE_CONTACT, CURE_PLAN, CURE_SELF
+
+    days = np.arange(horizon + 1)
+    size = max(len(ep), 1)
+    dtc = ep["days_to_cure"].to_numpy()
+    ct = ep["cure_type"].to_numpy()
+    out = {"day": days}
+    for name, mask in (("cured", dtc >= 0), ("self_cure", ct == CURE_SELF),
+                       ("contact_cure", ct == CURE_CONTACT), ("plan_cure", ct == CURE_PLAN)):
+        counts = np.bincount(np.clip(dtc[mask & (dtc >= 0) & (dtc <= horizon)], 0, horizon),
+                             minlength=horizon + 1)
+        out[name] = np.cumsum(counts) / size if len(ep) else np.full(horizon + 1, np.nan)
+    return pd.DataFrame(out)
+
+
+def build_result(run: Run, wall_seconds: float, seed) -> RunResult:
     sc = run.sc
     h = sc.horizon
     w0, w1 = h.warmup_days, h.warmup_days + h.window_days
     win = slice(w0, w1)
     D = run.daily
+    ep = episode_frame(run)
     k: dict[str, float | None] = {"accounts": float(run.n)}
-
-    # ---- entry cohort
-    e = run.eps
-    n = e.n
-    entry = e.entry[:n]
-    coh = (entry >= w0) & (entry < w1)
-    cure_day = e.cure_day[:n]
-    cured = cure_day != NONE
-    age_at_cure = np.where(cured, cure_day - entry, 10**6)
-    size = int(coh.sum())
-    k["entry_cohort_size"] = float(size)
-    followed180 = coh & (entry + 180 <= run.days)
-    k["cure_rate_30"] = _ratio(np.count_nonzero(coh & (age_at_cure <= 30)), size)
-    k["cure_rate_180"] = _ratio(np.count_nonzero(followed180 & (age_at_cure <= 180)),
-                                followed180.sum())
-    c180 = coh & (age_at_cure <= 180)
-    ctype = e.cure_type[:n]
-    n_c = c180.sum()
-    k["self_cure_share"] = _ratio(np.count_nonzero(c180 & (ctype == CURE_SELF)), n_c)
-    k["contact_cure_share"] = _ratio(np.count_nonzero(c180 & (ctype == CURE_CONTACT)), n_c)
-    k["plan_cure_share"] = _ratio(np.count_nonzero(c180 & (ctype == CURE_PLAN)), n_c)
+    k.update(cohort_kpis(ep, sc.customer.lifetime_value))
 
     # ---- roll rates between consecutive month-ends, the first one inside the window
     counts, bal = _roll_counts(run, w0, w1)
@@ -66,23 +140,8 @@ def build_result(run: Run, wall_seconds: float, seed) -> RunResult:
         k[f"roll_{nm}"] = _ratio(counts[i, i + 1], counts[i].sum())
     k["roll_m6_co"] = _ratio(counts[6, 7], counts[6].sum())
 
-    # ---- money: the entry cohort's cash against its overdue amount at entry, and the
-    # collection cost attributed to its episodes. Cash is capped at the overdue amount at
-    # entry per episode, so that a strategy is not credited with later instalments that
-    # a slow cure happens to collect while still delinquent.
+    # ---- portfolio money over the window
     cents = 100.0
-    over = e.overdue[:n][coh]
-    cash = np.minimum(e.collected[:n][coh], over).sum() / cents
-    cost = e.cost[:n][coh].sum() / cents
-    k["recovery_rate"] = _ratio(cash, over.sum() / cents)
-    k["collected"] = clean(cash)
-    k["collection_cost"] = clean(cost)
-    k["net_recovery"] = clean(cash - cost)
-    k["cost_per_collected"] = _ratio(cost, cash)
-    cohort_co = e.charged_off[:n][coh].sum() / cents
-    k["cohort_charged_off"] = clean(cohort_co)
-    # what the cohort left the bank with: cash in, minus cost, minus balances written off
-    k["cohort_net_value"] = clean(cash - cost - cohort_co)
     co = D["charged_off"][win].sum() / cents
     k["charge_off_amount"] = clean(co)
     avg_bal = D["balance"][win].mean() / cents if h.window_days else 0.0
@@ -110,33 +169,25 @@ def build_result(run: Run, wall_seconds: float, seed) -> RunResult:
     k["plans_agreed"] = float(D["plans_agreed"][win].sum())
     k["agency_placements"] = float(D["agency_placements"][win].sum())
     k["legal_actions"] = float(D["legal_actions"][win].sum())
-    person = e.person[:n]
-    still_here = run.exit_code[person] == 0
-    retained = coh & cured & still_here & ~e.leaving[:n]
-    k["retained_cured"] = float(retained.sum())
-    k["retained_value"] = clean(retained.sum() * sc.customer.lifetime_value)
 
     # ---- extras (more KPIs may be added; MODEL.md's names above do not change)
     k["contact_cost"] = clean(contact_cost)
     k["window_collection_cost"] = clean(window_cost)
     k["window_collected"] = clean(D["collected_delinquent"][win].sum() / cents)
     k["complaints_per_10k_contacts"] = _ratio(complaints * 10_000.0, contacts)
-    hard = e.hardship[:n]
-    ep_complaints = e.complaints[:n]
-    charged = np.isin(e.exit[:n], (EXIT_CHARGED_OFF, EXIT_LEGAL))
-    for label, grp in (("hardship", coh & hard), ("other", coh & ~hard)):
-        m = grp.sum()
-        k[f"{label}_cohort_size"] = float(m)
-        k[f"{label}_cure_rate_180"] = _ratio(np.count_nonzero(grp & followed180
-                                                              & (age_at_cure <= 180)),
-                                             np.count_nonzero(grp & followed180))
-        k[f"{label}_complaints_per_1k"] = _ratio(ep_complaints[grp].sum() * 1000.0, m)
-        k[f"{label}_charge_off_share"] = _ratio(np.count_nonzero(grp & charged), m)
-    k["charged_off_share"] = _ratio(np.count_nonzero(coh & charged), size)
     for i, rule in enumerate(RULES):
         k[f"blocked_{rule}"] = float(run.blocked[win, i].sum())
     k["run_seconds"] = clean(wall_seconds)
+    kpis = {key: clean(v) for key, v in k.items()}
+    order = [key for key in KPI_KEYS if key in kpis] + [key for key in kpis if key not in KPI_KEYS]
+    kpis = {key: kpis[key] for key in order}
 
+    arms = None
+    names = [s.name for s in run.strategies]
+    if len(run.strategies) > 1:
+        arms = {nm: {key: clean(v) for key, v in cohort_kpis(
+            ep[ep["arm"] == i], sc.customer.lifetime_value).items()}
+            for i, nm in enumerate(names)}
     meta = {
         "scenario": sc.name, "scenario_digest": sc.digest(), "strategy": run.strategy.name,
         "strategy_digest": run.strategy.digest(), "seed": _seed_repr(seed),
@@ -145,10 +196,15 @@ def build_result(run: Run, wall_seconds: float, seed) -> RunResult:
         "profile": sc.compliance.profile, "wall_seconds": wall_seconds,
         "violations_by_rule": dict(run.auditor.violations),
     }
-    return RunResult(kpis={key: clean(v) for key, v in k.items()}, daily=daily_frame(run),
-                     cohorts=cohort_frame(run, coh), roll_matrix=roll_frame(counts, bal),
-                     meta=meta, contacts=run.contact_log() if run.record_contacts else None)
-
+    if arms is not None:
+        meta["arms"] = names
+        meta["arm_accounts"] = {nm: int(np.count_nonzero(run.arm == i))
+                                for i, nm in enumerate(names)}
+    ep = ep.assign(strategy=np.asarray(names, dtype=object)[ep["arm"].to_numpy()])
+    return RunResult(kpis=kpis, daily=daily_frame(run),
+                     cohorts=cohort_frame(run, ep), roll_matrix=roll_frame(counts, bal),
+                     cure_curve=cure_curve(ep), episodes=ep, meta=meta,
+                     contacts=run.contact_log() if run.record_contacts else None, arms=arms)
 
 
 def _seed_repr(seed) -> int | str:
@@ -218,39 +274,27 @@ def daily_frame(run: Run) -> pd.DataFrame:
     return df
 
 
-def cohort_frame(run: Run, coh: np.ndarray) -> pd.DataFrame:
+def cohort_frame(run: Run, ep: pd.DataFrame) -> pd.DataFrame:
     """One row per entry month of the window: size and outcomes."""
-    from .engine import CURE_CONTACT, CURE_PLAN, CURE_SELF, EXIT_CHARGED_OFF, EXIT_LEGAL
+    from .engine import CURE_CONTACT, CURE_PLAN, CURE_SELF
 
-    e = run.eps
-    n = e.n
-    idx = np.flatnonzero(coh)
-    if not len(idx):
-        return pd.DataFrame(columns=["entry_month", "entries"])
-    entry = e.entry[:n][idx]
-    month = run.cal.month_of[entry]
-    cure = e.cure_day[:n][idx]
-    age = np.where(cure != NONE, cure - entry, 10**6)
+    cols = ["entry_month", "entries", "hardship", "cured_30", "cured_180", "self_cure",
+            "contact_cure", "plan_cure", "charged_off", "overdue_at_entry", "collected",
+            "complaints", "contacts"]
+    if not len(ep):
+        return pd.DataFrame(columns=cols)
+    dtc = ep["days_to_cure"].to_numpy()
+    c180 = (dtc >= 0) & (dtc <= 180)
+    month = [run.cal.date(int(d)).strftime("%Y-%m") for d in ep["entry"]]
     df = pd.DataFrame({
-        "entry_month": [run.cal.date(int(run.cal.month_first[m + run.cal._off])).strftime("%Y-%m")
-                        if run.cal.month_first[m + run.cal._off] >= 0 else
-                        run.cal.date(0).strftime("%Y-%m") for m in month],
-        "hardship": e.hardship[:n][idx],
-        "cured_30": age <= 30, "cured_180": age <= 180,
-        "self_cure": (age <= 180) & (e.cure_type[:n][idx] == CURE_SELF),
-        "contact_cure": (age <= 180) & (e.cure_type[:n][idx] == CURE_CONTACT),
-        "plan_cure": (age <= 180) & (e.cure_type[:n][idx] == CURE_PLAN),
-        "charged_off": np.isin(e.exit[:n][idx], (EXIT_CHARGED_OFF, EXIT_LEGAL)),
-        "overdue_at_entry": e.overdue[:n][idx] / 100.0,
-        "collected": e.collected[:n][idx] / 100.0,
-        "complaints": e.complaints[:n][idx],
-        "contacts": e.contacts[:n][idx],
-    })
-    g = df.groupby("entry_month", sort=True)
-    out = g.agg(entries=("cured_30", "size"), hardship=("hardship", "sum"),
-                cured_30=("cured_30", "sum"), cured_180=("cured_180", "sum"),
-                self_cure=("self_cure", "sum"), contact_cure=("contact_cure", "sum"),
-                plan_cure=("plan_cure", "sum"), charged_off=("charged_off", "sum"),
-                overdue_at_entry=("overdue_at_entry", "sum"), collected=("collected", "sum"),
-                complaints=("complaints", "sum"), contacts=("contacts", "sum")).reset_index()
-    return out
+        "entry_month": month, "hardship": ep["hardship"].to_numpy(),
+        "cured_30": (dtc >= 0) & (dtc <= 30), "cured_180": c180,
+        "self_cure": c180 & (ep["cure_type"].to_numpy() == CURE_SELF),
+        "contact_cure": c180 & (ep["cure_type"].to_numpy() == CURE_CONTACT),
+        "plan_cure": c180 & (ep["cure_type"].to_numpy() == CURE_PLAN),
+        "charged_off": ep["charged"].to_numpy(), "overdue_at_entry": ep["overdue"].to_numpy(),
+        "collected": ep["collected"].to_numpy(), "complaints": ep["complaints"].to_numpy(),
+        "contacts": ep["contacts"].to_numpy()})
+    agg = {c: (c, "sum") for c in cols[2:]}
+    return df.groupby("entry_month", sort=True).agg(
+        entries=("cured_30", "size"), **agg).reset_index()[cols]

@@ -60,9 +60,11 @@ class RunResult:
     daily: pd.DataFrame
     cohorts: pd.DataFrame
     roll_matrix: pd.DataFrame
+    cure_curve: pd.DataFrame  # day since entry -> share of the cohort cured, by type
+    episodes: pd.DataFrame  # one row per entry-cohort episode (arm, outcome, money)
     meta: dict[str, Any] = field(default_factory=dict)
     contacts: pd.DataFrame | None = None
-    arms: dict[str, dict[str, float | None]] | None = None
+    arms: dict[str, dict[str, float | None]] | None = None  # champion/challenger KPIs
 
     def save(self, out: str | Path) -> Path:
         """Write kpis.json, daily.parquet, cohorts.parquet, roll_matrix.parquet (atomically)."""
@@ -71,7 +73,8 @@ class RunResult:
         atomic_write_text(out / "kpis.json", json.dumps(
             {"kpis": self.kpis, "meta": self.meta, "arms": self.arms}, indent=2, default=str))
         for name, df in (("daily", self.daily), ("cohorts", self.cohorts),
-                         ("roll_matrix", self.roll_matrix)):
+                         ("roll_matrix", self.roll_matrix), ("cure_curve", self.cure_curve),
+                         ("episodes", self.episodes)):
             atomic_write_parquet(df, out / f"{name}.parquet")
         if self.contacts is not None:
             atomic_write_parquet(self.contacts, out / "contacts.parquet")
@@ -114,9 +117,10 @@ class ExperimentResult:
     daily: pd.DataFrame  # daily series, with strategy and replication columns
     cohorts: pd.DataFrame
     roll: pd.DataFrame
+    curves: pd.DataFrame  # cure curves: strategy, replication, day, cured, self/contact/plan
     meta: dict[str, Any] = field(default_factory=dict)
 
-    TABLES = ("runs", "summary", "paired", "daily", "cohorts", "roll")
+    TABLES = ("runs", "summary", "paired", "daily", "cohorts", "roll", "curves")
 
     @property
     def strategies(self) -> list[str]:
