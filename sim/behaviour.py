@@ -32,11 +32,19 @@ def repayment_probability(base: float, ability: np.ndarray, willingness: np.ndar
     return -np.expm1(-lam)
 
 
-def cure_share(ability: np.ndarray, u_full: np.ndarray, u_share: np.ndarray,
-               share_min: float, share_max: float) -> np.ndarray:
-    """Share of the overdue amount a payment covers: all of it with probability = ability."""
+def cure_share(ability: np.ndarray, cycles_behind: np.ndarray, u_full: np.ndarray,
+               u_share: np.ndarray, share_min: float, share_max: float,
+               catch_up: float = 1.0) -> np.ndarray:
+    """Share of the overdue amount a payment covers.
+
+    All of it with probability ability / cycles_behind^catch_up: one missed instalment is
+    easy to make good, four months of arrears after a job loss are not, so long
+    delinquencies tend to be paid down cycle by cycle (or charged off) rather than cured
+    at once. Otherwise a partial amount, bounded by ability.
+    """
+    p_full = ability / np.maximum(cycles_behind, 1.0) ** catch_up
     partial = share_min + (share_max - share_min) * u_share * ability
-    return np.where(u_full < ability, 1.0, partial)
+    return np.where(u_full < p_full, 1.0, partial)
 
 
 def promise_probability(rate: float, skill: float, willingness: np.ndarray,

@@ -114,6 +114,13 @@ def work_block(desk: Desk, run: Run, day: int, a: float, b: float, heads: int) -
             break
         k = min(len(elig), int((total - used) / run.min_handle) + 1)
         cand = elig[:k]
+        # one attempt per account per batch: the gate checks a batch against the history
+        # before it, so a second task for the same account (an emergency contact after a
+        # conversation, say) must wait for the next batch, when that history is booked
+        _, first = np.unique(desk.acct[cand], return_index=True)
+        if len(first) < len(cand):
+            cand = cand[np.sort(first)]
+            k = len(cand)
         acct, chan = desk.acct[cand], desk.channel[cand]
         ok = run.call_gate(day, a, acct, chan, count=False)
         outcome, minutes = run.call_outcomes(day, a, acct, chan, desk.made[cand], desk)

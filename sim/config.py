@@ -82,7 +82,7 @@ def _default_segments() -> dict[str, Segment]:
         "forgetful": Segment(share=0.08, ability_mean=0.99, willingness=0.95, oversight_miss=0.15,
                              plan_acceptance=0.1,
                              response={"reminder": 3.0, "conversation": 1.5, "escalation": 0.6}),
-        "stretched": Segment(share=0.08, ability_mean=0.80, ability_concentration=12,
+        "stretched": Segment(share=0.08, ability_mean=0.90, ability_concentration=20,
                              willingness=0.9, oversight_miss=0.02, cause="hardship",
                              response={"reminder": 0.6, "conversation": 1.2, "escalation": 0.5},
                              plan_acceptance=0.25, promise_keep=0.55),
@@ -153,8 +153,8 @@ class Shock(Strict):
 
 def _default_shocks() -> dict[str, Shock]:
     return {
-        "job_loss": Shock(rate_per_year=0.03, severity_mean=0.6, duration_days_mean=120),
-        "illness": Shock(rate_per_year=0.02, severity_mean=0.5, duration_days_mean=60),
+        "job_loss": Shock(rate_per_year=0.03, severity_mean=0.8, duration_days_mean=120),
+        "illness": Shock(rate_per_year=0.02, severity_mean=0.6, duration_days_mean=60),
         "major_expense": Shock(rate_per_year=0.03, severity_mean=0.4, duration_days_mean=30),
     }
 
@@ -162,6 +162,9 @@ def _default_shocks() -> dict[str, Shock]:
 class Economy(Strict):
     shocks: dict[str, Shock] = Field(default_factory=_default_shocks)
     shock_multiplier: float = Field(1.0, ge=0.0, le=100.0)
+    # shocks that start when m(t) is high also last longer, duration x m(t)^elasticity:
+    # unemployment spells lengthen in recessions (BLS: median duration ~doubled 2007-2010)
+    duration_elasticity: float = Field(1.0, ge=0.0, le=3.0)
     # Piecewise-linear macro multiplier m(t): [[day, multiplier], ...], days from start.
     macro_path: list[tuple[Annotated[int, Field(ge=0)], Annotated[float, Field(ge=0, le=100)]]] = (
         Field(default_factory=list)
@@ -184,6 +187,7 @@ class Behaviour(Strict):
                                  "payment": 10.0}
     )
     payment_uplift: NonNeg = 0.5  # self-excitation after a repayment
+    catch_up_exponent: float = Field(1.0, ge=0.0, le=10.0)  # P(full cure) / cycles_behind^k
     partial_share_min: Prob = 0.2
     partial_share_max: Prob = 0.8
     reminder_window_days: int = Field(5, ge=0, le=60)
@@ -191,6 +195,7 @@ class Behaviour(Strict):
     promise_rate: Prob = 0.4  # promise per right-party conversation at skill 1
     promise_days_max: int = Field(7, ge=1, le=30)
     hardship_acceptance_boost: NonNeg = 0.5  # plan acceptance x (1 + boost) in hardship
+    plan_cooldown_days: int = Field(365, ge=0, le=3650)  # no new plan within this of the last
     settlement_discount: Prob = 0.3
     reterm_months: int = Field(12, ge=1, le=60)
     deferral_months: int = Field(2, ge=1, le=6)
@@ -365,10 +370,6 @@ class Scenario(Strict):
                         f"collectors.teams.{name}.shifts[{i}]: shift {s.start_hour:g}-{s.end_hour:g}h "
                         f"is outside the legal contact window of {self.compliance.profile} "
                         f"({law.window_start:g}-{law.window_end:g}h)")
-        h = self.horizon.days
-        for d, _ in self.economy.macro_path:
-            if d > h:
-                raise ValueError(f"economy.macro_path: day {d} is past the horizon ({h} days)")
         for seg in self.population.segments.values():
             missing = set(RESPONSE_CLASSES) - set(seg.response)
             if missing:

@@ -161,6 +161,7 @@ class Run:
         self.legal_claim = np.zeros(n, np.int64)
         self.leaving = np.zeros(n, bool)
         self.complained = np.zeros(n, bool)
+        self.last_plan = np.full(n, NONE, np.int32)
         self.rule_today = np.full(n, -1, np.int16)
         self.vacant = np.zeros(n, bool)
         self.exit_code = np.zeros(P, np.int8)
@@ -332,6 +333,7 @@ class Run:
             self.legal_day[v] = NONE
             self.leaving[v] = False
             self.complained[v] = False
+            self.last_plan[v] = NONE
             self.gate.reset_accounts(v)
             self.risk[v] = expit(self.people.score_logit[persons])
             principal, term = draw_plan(self.sc.product, self.streams, persons,
@@ -440,9 +442,10 @@ class Run:
         if not len(j):
             return
         b = self.sc.behaviour
-        share = bh.cure_share(a[pays], self.streams.uniform("repay", d, j, 1),
+        behind = np.ceil(bk.due[j] / np.maximum(bk.inst[j] + bk.fee_amt[j], 1))
+        share = bh.cure_share(a[pays], behind, self.streams.uniform("repay", d, j, 1),
                               self.streams.uniform("repay", d, j, 2), b.partial_share_min,
-                              b.partial_share_max)
+                              b.partial_share_max, b.catch_up_exponent)
         amount = np.ceil(bk.overdue(j) * share).astype(np.int64)
         self._pay(d, j, amount)
         self.stim[PAYMENT, j] += b.payment_uplift
@@ -933,7 +936,8 @@ class Run:
         # the first offer the account's rule allows: settlement only past 90 DPD
         plan_kind = np.where(dpd > 90, self._offer_late[arm, self.rule_today[idx]],
                              self._offer_early[arm, self.rule_today[idx]])
-        offered = plan_kind >= 0
+        # re-ageing policy: no second plan within the cool-down (FFIEC: once in 12 months)
+        offered = (plan_kind >= 0) & (d - self.last_plan[idx] >= b.plan_cooldown_days)
         accepted = np.zeros(len(idx), bool)
         if offered.any():
             seg = self.people.segment[p]
@@ -958,6 +962,7 @@ class Run:
         if not len(idx):
             return
         bk, b = self.book, self.sc.behaviour
+        self.last_plan[idx] = d
         if self._in_window(d):
             self.daily["plans_agreed"][d] += len(idx)
         s = idx[kind == 0]
@@ -1018,7 +1023,9 @@ class Run:
             self.snapshots.append((d, code, bk.person.copy(), bal.copy()))
         if self.check_invariants:
             same = bk.person == self._prev_person
-            back = same & (dpd < self._prev_dpd) & ~self._paid_today & ~self._planned_today
+            # a slot closed today (charge-off, settlement) has no DPD left, and that is fine
+            back = (same & (dpd < self._prev_dpd) & ~self._paid_today & ~self._planned_today
+                    & ~self.vacant)
             self.daily["dpd_regressions"][d] = np.count_nonzero(back)
             self._prev_dpd = dpd
             self._prev_person = bk.person.copy()

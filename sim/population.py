@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, logit
+from scipy.special import betaincinv, expit, logit
 
 from .config import Economy, Population, Product, Scenario
 from .rng import Streams
@@ -145,33 +145,48 @@ def _sigma_for_auc(latent: np.ndarray, noise: np.ndarray, target: float,
 
 
 def _shocks(economy: Economy, n: int, days: int, streams: Streams):
-    """Poisson shock arrivals per person at rate r * m(t), by thinning; sorted by start."""
-    g = streams.generator("shocks")
+    """Shock arrivals per person: a Poisson process at rate r * m(t), by time change.
+
+    Each person has, per shock type, a fixed sequence of unit-rate arrival points
+    E1 < E2 < ... (counter-based: keyed by person, type and k). A shock happens at the day
+    where the integrated intensity r * M(t) = r * sum m(s) reaches E_k. A scenario with a
+    harsher macro path maps the same points to earlier days and fits more of them into
+    the horizon, so baseline and recession share their randomness (common random
+    numbers across economies, not only across strategies) and stay comparable pairwise.
+    Severity and duration are keyed the same way.
+    """
     m = macro_curve(economy, max(days, 1))
-    m_max = float(m.max()) if len(m) else 0.0
+    cum = np.concatenate([[0.0], np.cumsum(m)])
     persons, starts, ends, losses = [], [], [], []
-    for shock in economy.shocks.values():
-        rate = shock.rate_per_year / 365.0 * m_max
-        if rate <= 0 or days <= 0:
+    for j, shock in enumerate(economy.shocks.values()):
+        rate = shock.rate_per_year / 365.0
+        total = rate * cum[-1]
+        if total <= 0 or days <= 0:
             continue
-        k = g.poisson(rate * n * days)
-        who = g.integers(0, n, size=k)
-        when = g.integers(0, days, size=k)
-        keep = g.random(k) * m_max < m[when]
-        sev_conc = 5.0
+        who = np.arange(n, dtype=np.int64)
+        e = np.zeros(n)
         mu = min(max(shock.severity_mean, 1e-6), 1 - 1e-6)
-        sev = g.beta(mu * sev_conc, (1 - mu) * sev_conc, size=k)
-        dur = np.maximum(1, np.round(g.gamma(2.0, shock.duration_days_mean / 2.0, size=k)))
-        who, when, sev, dur = who[keep], when[keep], sev[keep], dur[keep]
-        persons.append(who)
-        starts.append(when)
-        ends.append(when + dur.astype(np.int64))
-        losses.append(np.log1p(-np.minimum(sev, 0.999)))
+        for k in range(10_000):
+            e = e + streams.exponential("shocks", j, who, 4 * k)
+            inside = e < total
+            who, e = who[inside], e[inside]
+            if not len(who):
+                break
+            when = np.searchsorted(cum, e / rate, side="right") - 1
+            sev = betaincinv(mu * 5.0, (1 - mu) * 5.0, streams.uniform("shocks", j, who, 4 * k + 1))
+            dur = np.maximum(1, np.round(0.5 * shock.duration_days_mean * (
+                streams.exponential("shocks", j, who, 4 * k + 2)
+                + streams.exponential("shocks", j, who, 4 * k + 3))))
+            dur = np.maximum(1, np.round(dur * m[when] ** economy.duration_elasticity))
+            persons.append(who)
+            starts.append(when)
+            ends.append(when + dur.astype(np.int64))
+            losses.append(np.log1p(-np.minimum(sev, 0.999)))
     if not persons:
         e = np.zeros(0, dtype=np.int64)
         return e, e, e, np.zeros(0, dtype=np.float32)
     p = np.concatenate(persons)
-    s = np.concatenate(starts)
+    s = np.concatenate(starts).astype(np.int64)
     e = np.concatenate(ends)
     loss = np.concatenate(losses).astype(np.float32)
     order = np.lexsort((p, s))

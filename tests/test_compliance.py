@@ -1,0 +1,118 @@
+"""The gate refuses what the law forbids, counts each refusal by rule; the independent
+auditor catches violations in a log that the gate would never have let through."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.audit import AGENT_CALL, LOG_COLUMNS, MESSAGE, THIRD_PARTY, Auditor
+from sim.compliance import KIND_CODES, PROFILES, Gate
+
+CALL, SMS, TP, LETTER = (KIND_CODES[k] for k in ("agent_call", "message", "third_party_call",
+                                                  "letter"))
+
+
+def gate(profile: str, holidays=frozenset()) -> Gate:
+    return Gate(10, PROFILES[profile], daily_call_cap=3, third_party_per_week=1,
+                holidays=set(holidays))
+
+
+def test_contact_window_per_profile():
+    acct = np.arange(4)
+    hours = np.array([7.99, 8.0, 21.5, 22.0])
+    g = gate("cn_2022")
+    g.new_day(0)
+    assert g.check(0, hours, acct, CALL).tolist() == [False, True, True, False]
+    u = gate("us_reg_f")
+    u.new_day(0)
+    assert u.check(0, hours, acct, CALL).tolist() == [False, True, False, False]
+    assert u.blocked["window"] == 3
+    assert u.check(0, 23.0, acct, LETTER).all()  # mail is not a contact at an hour
+
+
+def test_cn_daily_cap_and_holidays():
+    g = gate("cn_2022", holidays={5})
+    a = np.array([1])
+    for day in (0, 1):
+        g.new_day(day)
+        for _ in range(3):
+            assert g.check(day, 10.0, a, CALL)[0]
+            g.record(day, a, CALL)
+        assert not g.check(day, 10.0, a, CALL)[0]
+    g.new_day(5)
+    assert not g.check(5, 10.0, a, CALL)[0]
+    assert g.check(5, 10.0, a, SMS)[0]
+    assert g.blocked["daily_cap"] == 2 and g.blocked["holiday"] == 1
+
+
+def test_us_seven_in_seven_and_cooloff():
+    g = gate("us_reg_f")
+    a = np.array([2])
+    made = []
+    for day in range(10):
+        g.new_day(day)
+        for _ in range(3):
+            if g.check(day, 9.0, a, CALL)[0]:
+                g.record(day, a, CALL)
+                made.append(day)
+    # never more than 7 calls in any 7 consecutive days
+    for d in range(10):
+        assert sum(1 for x in made if d <= x < d + 7) <= 7
+    assert g.blocked["weekly_cap"] > 0
+    # a conversation blocks calls for 7 days, the day of the conversation included
+    h = gate("us_reg_f")
+    b = np.array([3])
+    h.new_day(20)
+    h.record(20, b, CALL, conversation=np.array([True]), rpc=np.array([True]))
+    for day in range(20, 28):
+        h.new_day(day)
+        assert h.check(day, 10.0, b, CALL)[0] == (day >= 27)
+
+
+def test_third_parties_and_optout():
+    u = gate("us_reg_f")
+    a = np.array([4])
+    u.new_day(100)
+    assert u.check(100, 10.0, a, TP)[0]  # never reached: location information allowed once
+    u.record(100, a, TP)
+    u.new_day(101)
+    assert not u.check(101, 10.0, a, TP)[0]
+    c = gate("cn_2022")
+    c.new_day(0)
+    c.record(0, a, TP)
+    c.new_day(3)
+    assert not c.check(3, 10.0, a, TP)[0]  # one a week
+    c.new_day(7)
+    assert c.check(7, 10.0, a, TP)[0]
+    c.optout[a] = True
+    assert not c.check(7, 10.0, a, SMS)[0] and c.check(7, 10.0, a, LETTER)[0]
+
+
+def log(rows) -> dict[str, np.ndarray]:
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in LOG_COLUMNS]
+    types = (np.int32, np.float64, np.int64, np.int64, np.int16, np.int8, np.int8, bool)
+    return {c: np.asarray(v, dtype=t) for c, v, t in zip(LOG_COLUMNS, cols, types, strict=True)}
+
+
+def test_auditor_flags_each_kind_of_violation():
+    cn = Auditor(10, PROFILES["cn_2022"], 3, 1, holidays={1}, block_holidays=True)
+    cn.day(0, log([(0, 6.0, 0, 0, 0, AGENT_CALL, 0, False)]
+                  + [(0, 10.0 + i, 0, 1, 0, AGENT_CALL, 0, False) for i in range(4)]
+                  + [(0, 11.0, 0, 2, 0, THIRD_PARTY, 3, True)]))
+    cn.day(1, log([(1, 10.0, 0, 3, 0, AGENT_CALL, 0, False)]))
+    v = cn.violations
+    assert v["window"] == 1 and v["daily_cap"] == 1 and v["holiday"] == 1
+    assert v["disclosed_to_third_party"] == 1
+    us = Auditor(10, PROFILES["us_reg_f"], 7, 1, holidays=set(), block_holidays=False)
+    us.day(0, log([(0, 9.0, 0, 5, 0, AGENT_CALL, 2, False), (0, 15.0, 0, 5, 0, AGENT_CALL, 0, False)]))
+    us.day(1, log([(1, 9.0, 0, 5, 0, AGENT_CALL, 0, False)]))
+    for d in range(2, 9):
+        us.day(d, log([(d, 9.0 + i, 0, 6, 0, AGENT_CALL, 0, False) for i in range(2)]))
+    assert us.violations["cooloff"] == 2
+    assert us.violations["weekly_cap"] > 0
+    us.optouts(9, 10.0, np.array([7]))
+    us.day(9, log([(9, 9.0, 0, 7, 0, MESSAGE, 4, False), (9, 11.0, 0, 7, 0, MESSAGE, 4, False)]))
+    assert us.violations["optout"] == 1
+    clean = Auditor(10, PROFILES["cn_2022"], 3, 1, holidays=set(), block_holidays=True)
+    clean.day(0, log([(0, 10.0, 0, 1, 0, AGENT_CALL, 2, False)] * 3))
+    assert clean.total == 0

@@ -1,0 +1,109 @@
+"""Money in integer cents: payment order, DPD from due dates, and exact conservation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import ledger as lg
+
+
+def book(n: int = 1) -> tuple[lg.Book, lg.Calendar]:
+    cal = lg.Calendar(dt.date(2025, 1, 1), 400, [])
+    b = lg.Book(n)
+    b.dom[:] = 10
+    return b, cal
+
+
+def test_plan_bills_on_due_dates_and_dpd_counts_from_the_oldest_unpaid():
+    b, cal = book()
+    i = np.array([0])
+    lg.open_plan(b, cal, i, 0, np.array([1_200_000]), np.array([12]), 0.006)
+    assert b.next_due_day[0] == 9  # 2025-01-10
+    amount = lg.bill(b, cal, i)
+    assert amount[0] == 100_000 + 7_200
+    lg.mark_missed(b, cal, i, amount, 0.05, 0)
+    assert b.fees[0] == 5_360  # 5% of the unpaid cycle
+    assert b.dpd(9)[0] == 0 and b.dpd(10)[0] == 1 and b.dpd(40)[0] == 31
+    assert lg.bucket_of(b.dpd(np.int64(40)))[0] == 2  # M2
+    # second cycle billed and missed: the oldest stays the first
+    assert b.next_due_day[0] == 40
+    lg.mark_missed(b, cal, i, lg.bill(b, cal, i), 0.05, 0)
+    assert b.dpd(45)[0] == 36
+    # a payment covering fees and one cycle moves the oldest unpaid to the second cycle
+    lg.pay(b, cal, i, np.array([b.fees[0] + 107_200]))
+    assert b.fees[0] == 0 and b.due[0] == 107_200
+    assert b.dpd(45)[0] == 5
+    lg.pay(b, cal, i, np.array([10**9]))  # capped at what is owed
+    assert b.due[0] == 0 and b.dpd(45)[0] == 0
+    assert (b.residual() == 0).all()
+
+
+def test_fees_are_paid_before_instalments():
+    b, cal = book()
+    i = np.array([0])
+    lg.open_plan(b, cal, i, 0, np.array([300_000]), np.array([3]), 0.0)
+    amt = lg.bill(b, cal, i)
+    lg.mark_missed(b, cal, i, amt, 0.05, 3_000)
+    fees = b.fees[0]
+    lg.pay(b, cal, i, np.array([fees - 1]))
+    assert b.fees[0] == 1 and b.due[0] == amt[0]
+
+
+def test_plans_reset_dpd_and_book_waivers():
+    b, cal = book(3)
+    i = np.arange(3)
+    lg.open_plan(b, cal, i, 0, np.array([600_000] * 3), np.array([6] * 3), 0.006)
+    amt = lg.bill(b, cal, i)
+    lg.mark_missed(b, cal, i, amt, 0.05, 0)
+    lg.accrue_interest(b, i, 0.0005)
+    w = lg.reterm(b, cal, np.array([0]), 50, 12)
+    assert w[0] > 0 and b.dpd(50)[0] == 0 and b.n_left[0] == 17
+    lg.defer(b, cal, np.array([1]), 50, 2)
+    assert b.dpd(50)[1] == 0 and b.next_due_day[1] > 50 + 31
+    pays, waived = lg.settle(b, np.array([2]), 0.3)
+    assert b.balance(np.array([2]))[0] == 0 and waived[0] > 0
+    assert (b.residual() == 0).all()
+
+
+OPS = st.lists(st.tuples(st.sampled_from(["bill", "miss", "pay", "interest", "reterm", "defer",
+                                          "settle", "chargeoff", "open"]),
+                         st.integers(0, 3), st.integers(1, 5_000_000)), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(OPS)
+def test_any_sequence_of_operations_conserves_money_to_the_cent(ops):
+    b, cal = book(4)
+    lg.open_plan(b, cal, np.arange(4), 0, np.array([1_000_000, 55_555, 3, 99_999_999]),
+                 np.array([12, 3, 1, 24]), 0.006)
+    day = 1
+    for op, k, x in ops:
+        i = np.array([k])
+        day += 3
+        if op == "bill" and b.n_left[k] > 0:  # billed and paid on the due date
+            lg.pay(b, cal, i, lg.bill(b, cal, i))
+        elif op == "miss" and b.n_left[k] > 0:
+            lg.mark_missed(b, cal, i, lg.bill(b, cal, i), 0.05, 3_000)
+        elif op == "pay":
+            lg.pay(b, cal, i, np.array([x]))
+        elif op == "interest":
+            lg.accrue_interest(b, i, 0.0005)
+        elif op == "reterm":
+            lg.reterm(b, cal, i, day, 12)
+        elif op == "defer":
+            lg.defer(b, cal, i, day, 2)
+        elif op == "settle":
+            lg.settle(b, i, 0.3)
+        elif op == "chargeoff":
+            lg.charge_off(b, i)
+        elif op == "open":
+            lg.open_plan(b, cal, i, day, np.array([x]), np.array([6]), 0.006)
+        assert (b.residual() == 0).all()
+        assert (b.unbilled >= 0).all() and (b.due >= 0).all() and (b.fees >= 0).all()
+        assert (b.dpd(day) >= 0).all()
+        # an oldest unpaid due date exists exactly when something is overdue
+        assert ((b.oldest_day != lg.NONE) == (b.due > 0)).all()
