@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/collectsim compare baseline --strategies all --workers $(WORKERS) --out $(OUT)
+	$(VENV)/bin/collectsim compare baseline --strategies all --workers $(WORKERS) --out $(OUT) \
+	    --report $(OUT)/report.html
+	@echo "report: $(abspath $(OUT))/report.html"
 
 test: $(STAMP) chromium
 	@$(PY) -m pytest -q -p no:cacheprovider --timeout=900; rc=$$?; \

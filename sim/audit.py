@@ -42,10 +42,19 @@ class Auditor:
         self.holidays = holidays if block_holidays else set()
         self.calls_by_day = np.zeros((n_persons, 7), dtype=np.int16)  # column = day % 7
         self.tp_by_day = np.zeros((n_persons, 7), dtype=np.int16)
+        # persons counted in each column: clearing a day touches those, not every person
+        self._counted: list[list[np.ndarray]] = [[] for _ in range(7)]
+        # flat views, indexed person * 7 + day % 7 (np.add.at is slow on a strided column)
+        self._calls_flat = self.calls_by_day.reshape(-1)
+        self._tp_flat = self.tp_by_day.reshape(-1)
         self.tp_ever = np.zeros(n_persons, dtype=np.int32)
         self.last_conversation = np.full(n_persons, NEVER, dtype=np.int64)
         self.last_reached = np.full(n_persons, NEVER, dtype=np.int64)
         self.optout_time = np.full(n_persons, np.inf)
+        self._opted = np.zeros(n_persons, dtype=bool)  # optout_time < inf: a dense pre-check
+        # scratch for "first conversation today" per person: all inf between days, so a
+        # day costs its own contacts, not a fresh array over every person
+        self._first = np.full(n_persons, np.inf)
         self.violations: dict[str, int] = dict.fromkeys(
             ("window", "holiday", "daily_cap", "weekly_cap", "cooloff", "optout", "third_party",
              "disclosed_to_third_party"), 0)
@@ -57,11 +66,15 @@ class Auditor:
     def optouts(self, day: int, hour: float, persons: np.ndarray) -> None:
         t = day + hour / 24.0
         self.optout_time[persons] = np.minimum(self.optout_time[persons], t)
+        self._opted[persons] = True
 
     def day(self, day: int, log: dict[str, np.ndarray]) -> None:
         col = day % 7
-        self.calls_by_day[:, col] = 0
-        self.tp_by_day[:, col] = 0
+        if self._counted[col]:
+            who = np.concatenate(self._counted[col])
+            self.calls_by_day[who, col] = 0
+            self.tp_by_day[who, col] = 0
+            self._counted[col] = []
         if len(log["day"]) == 0:
             return
         order = np.argsort(log["hour"], kind="stable")
@@ -75,7 +88,10 @@ class Auditor:
             ((hour < self.law.window_start) | (hour >= self.law.window_end)) & (kind != LETTER)))
         v["disclosed_to_third_party"] += int(np.count_nonzero(log["disclosed"]))
         msg = kind == MESSAGE
-        v["optout"] += int(np.count_nonzero(self.optout_time[person[msg]] < t[msg]))
+        pm = person[msg]
+        opted = self._opted[pm]  # only those who ever opted out can break the rule
+        if opted.any():
+            v["optout"] += int(np.count_nonzero(self.optout_time[pm[opted]] < t[msg][opted]))
 
         call = (kind == AUTOMATED_CALL) | (kind == AGENT_CALL)
         if day in self.holidays:
@@ -89,28 +105,31 @@ class Auditor:
                 v["weekly_cap"] += int(np.count_nonzero(before + nth > self.law.weekly_cap))
             if self.law.cooloff_days:
                 conv = (kind == AGENT_CALL) & (outcome == OUTCOME_CONVERSATION)
-                first_conv = np.full(len(self.last_conversation), np.inf)
-                np.minimum.at(first_conv, person[conv], hour[conv])
+                np.minimum.at(self._first, person[conv], hour[conv])
                 earlier_day = day - self.last_conversation[p] < self.law.cooloff_days
-                same_day = first_conv[p] < h
+                same_day = self._first[p] < h
+                self._first[person[conv]] = np.inf
                 v["cooloff"] += int(np.count_nonzero(earlier_day | same_day))
-            np.add.at(self.calls_by_day[:, col], p, 1)
+            # a typed array of ones: np.add.at with a Python scalar takes a slow path
+            np.add.at(self._calls_flat, p * 7 + col, np.ones(len(p), self._calls_flat.dtype))
+            self._counted[col].append(p)
         tp = kind == THIRD_PARTY
         if tp.any():
             p, h = person[tp], hour[tp]
             nth = _rank_within(p) + 1
             if self.law.third_party_once:
                 reached = (kind == AGENT_CALL) & (outcome == OUTCOME_CONVERSATION)
-                first_rpc = np.full(len(self.last_reached), np.inf)
-                np.minimum.at(first_rpc, person[reached], hour[reached])
+                np.minimum.at(self._first, person[reached], hour[reached])
                 recent = (day - self.last_reached[p] < self.law.third_party_needs_no_rpc_days) | (
-                    first_rpc[p] < h)
+                    self._first[p] < h)
+                self._first[person[reached]] = np.inf
                 v["third_party"] += int(np.count_nonzero((self.tp_ever[p] + nth > 1) | recent))
             else:
                 before = self.tp_by_day[p].sum(axis=1)
                 v["third_party"] += int(np.count_nonzero(before + nth > self.tp_week))
-            np.add.at(self.tp_by_day[:, col], p, 1)
-            np.add.at(self.tp_ever, p, 1)
+            np.add.at(self._tp_flat, p * 7 + col, np.ones(len(p), self._tp_flat.dtype))
+            self._counted[col].append(p)
+            np.add.at(self.tp_ever, p, np.ones(len(p), self.tp_ever.dtype))
         conv = (kind == AGENT_CALL) & (outcome == OUTCOME_CONVERSATION)
         self.last_conversation[person[conv]] = day
         self.last_reached[person[conv]] = day

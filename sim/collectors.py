@@ -42,7 +42,8 @@ def shift_blocks(team: Team) -> list[tuple[float, float, int]]:
 class Desk:
     """One team's queue of call tasks for the day, plus its capacity bookkeeping."""
 
-    def __init__(self, name: str, index: int, cfg: Team, buckets: list[int]):
+    def __init__(self, name: str, index: int, cfg: Team, buckets: list[int],
+                 accounts: int | None = None):
         self.name, self.index, self.cfg = name, index, cfg
         self.buckets = buckets
         self.blocks = shift_blocks(cfg)
@@ -53,6 +54,10 @@ class Desk:
         self.made = np.zeros(0, dtype=np.int16)
         self.not_before = np.zeros(0)
         self.age = np.zeros(0, dtype=np.int16)
+        self.multi = np.zeros(0, dtype=bool)  # the account has another task in the queue
+        # tasks per account while the queue is built (all zero between days)
+        self._count = None if accounts is None else np.zeros(accounts, dtype=np.int32)
+        self._dial: dict[tuple[float, float], np.ndarray] = {}
         # per-day counters, read and reset by the recorder
         self.capacity_min = 0.0
         self.used_min = 0.0
@@ -78,6 +83,15 @@ class Desk:
         self.made = np.zeros(len(acct), dtype=np.int16)
         self.not_before = np.zeros(len(acct))
         self.age = age[order]
+        # most accounts have one task; only those with more need the per-batch dedup
+        if self._count is None:
+            _, inv, counts = np.unique(self.acct, return_inverse=True, return_counts=True)
+            self.multi = counts[inv] > 1
+        else:
+            # typed ones: np.add.at with a Python scalar takes a slow path
+            np.add.at(self._count, self.acct, np.ones(len(self.acct), self._count.dtype))
+            self.multi = self._count[self.acct] > 1
+            self._count[self.acct] = 0
 
     def end_of_day(self) -> None:
         self.backlog = int(np.count_nonzero(self.made == 0))
@@ -100,35 +114,51 @@ def team_process(env: simpy.Environment, desk: Desk, run: Run) -> Generator:
 def work_block(desk: Desk, run: Run, day: int, a: float, b: float, heads: int) -> None:
     total = heads * (b - a) * 60.0 * desk.cfg.productive_share
     desk.capacity_min += total
+    if not len(desk.acct):
+        return  # an empty queue: the block is idle capacity
     # each strategy (arm) dials only inside its own call hours; outside them collectors wait
-    dial = run.arms_dialling(a, b)
+    dial = desk._dial.get((a, b))
+    if dial is None:
+        dial = desk._dial[(a, b)] = run.arms_dialling(a, b)
     if not dial.any():
         return
     used = 0.0
-    tried = np.zeros(len(desk.acct), dtype=bool)
-    if not dial.all():
-        tried |= ~dial[run.arm[desk.acct]]
+    # tasks tried in this block (or of an arm not dialling now); None while there are none
+    tried = None if dial.all() else ~dial[run.arm[desk.acct]]
     while used < total:
-        elig = np.flatnonzero((desk.left > 0) & (desk.not_before <= a) & ~tried)
+        ready = (desk.left > 0) & (desk.not_before <= a)
+        if tried is not None:
+            ready &= ~tried
+        elig = np.flatnonzero(ready)
         if len(elig) == 0:
             break
         k = min(len(elig), int((total - used) / run.min_handle) + 1)
+        whole = k == len(elig)  # the batch takes every ready task
         cand = elig[:k]
         # one attempt per account per batch: the gate checks a batch against the history
         # before it, so a second task for the same account (an emergency contact after a
         # conversation, say) must wait for the next batch, when that history is booked
-        _, first = np.unique(desk.acct[cand], return_index=True)
-        if len(first) < len(cand):
-            cand = cand[np.sort(first)]
-            k = len(cand)
+        multi = desk.multi[cand]
+        if multi.any():
+            at = np.flatnonzero(multi)
+            _, first = np.unique(desk.acct[cand[at]], return_index=True)
+            if len(first) < len(at):
+                keep = ~multi
+                keep[at[first]] = True
+                cand = cand[keep]
+                k = len(cand)
+                whole = False
         acct, chan = desk.acct[cand], desk.channel[cand]
+        person = run.book.person[acct]
         ok = run.call_gate(day, a, acct, chan, count=False)
-        outcome, minutes = run.call_outcomes(day, a, acct, chan, desk.made[cand], desk)
+        outcome, minutes = run.call_outcomes(day, a, acct, chan, desk.made[cand], desk, person)
         m = np.where(ok, minutes, 0.0)
         start = used + np.cumsum(m) - m
         fits = start < total
         n_fit = int(np.count_nonzero(fits))
         sel = cand[:n_fit]
+        if tried is None:
+            tried = np.zeros(len(desk.acct), dtype=bool)
         tried[sel] = True
         okf = ok[:n_fit]
         if not okf.all():
@@ -140,12 +170,14 @@ def work_block(desk: Desk, run: Run, day: int, a: float, b: float, heads: int) -
             hours = a + (b - a) * (start[:n_fit][okf] / total)
             out = outcome[:n_fit][okf]
             run.execute_calls(day, hours, desk.acct[ex], desk.channel[ex], out,
-                              minutes[:n_fit][okf], desk)
+                              minutes[:n_fit][okf], desk, person[:n_fit][okf])
             desk.made[ex] += 1
             reached = out >= 2
             desk.left[ex] = np.where(reached, 0, desk.left[ex] - 1)
             desk.not_before[ex] = hours + run.retry_gap
             used += float(m[:n_fit].sum())
-        if n_fit < k:
+        if n_fit < k or whole:
+            # every ready task was taken and is now tried, refused or waiting for its retry
+            # gap (hours + gap > a): another pass would find none
             break
     desk.used_min += min(used, total)

@@ -66,8 +66,15 @@ class Gate:
             self.daily_cap = min(daily_call_cap, 7)
         self.tp_per_week = third_party_per_week
         self.holidays = holidays
-        self.calls = np.zeros((n_accounts, 7), dtype=np.int16)  # ring buffer by day % 7
+        # ring buffers by day % 7: an account's week is one cache line to read. Clearing a
+        # day's column clears only the accounts booked that weekday, a week ago (_booked);
+        # zeroing the whole column touched every account's line every day.
+        self.calls = np.zeros((n_accounts, 7), dtype=np.int16)
         self.tp = np.zeros((n_accounts, 7), dtype=np.int16)
+        self._booked: list[list[np.ndarray]] = [[] for _ in range(7)]
+        # flat views, indexed account * 7 + day % 7: 1-d fancy indexing is much cheaper
+        self._calls_flat = self.calls.reshape(-1)
+        self._tp_flat = self.tp.reshape(-1)
         self.tp_total = np.zeros(n_accounts, dtype=np.int16)
         self.last_conversation = np.full(n_accounts, NEVER, dtype=np.int32)
         self.last_rpc_day = np.full(n_accounts, NEVER, dtype=np.int32)
@@ -76,8 +83,12 @@ class Gate:
         self._day = -1
 
     def new_day(self, day: int) -> None:
-        self.calls[:, day % 7] = 0
-        self.tp[:, day % 7] = 0
+        col = day % 7
+        if self._booked[col]:
+            booked = np.concatenate(self._booked[col])
+            self.calls[booked, col] = 0
+            self.tp[booked, col] = 0
+            self._booked[col] = []
         self._day = day
 
     def reset_accounts(self, idx: np.ndarray) -> None:
@@ -89,51 +100,73 @@ class Gate:
         self.last_rpc_day[idx] = NEVER
         self.optout[idx] = False
 
-    def check(self, day: int, hour: np.ndarray | float, acct: np.ndarray, kind: int,
-              count: bool = True) -> np.ndarray:
-        """Allowed mask for attempts of one channel kind; refusals counted by rule."""
-        n = len(acct)
-        ok = np.ones(n, dtype=bool)
-        hour = np.broadcast_to(np.asarray(hour, dtype=np.float64), (n,))
-
-        def refuse(mask: np.ndarray, rule: str) -> None:
-            nonlocal ok
-            hit = ok & mask
-            if count:
-                self.blocked[rule] += int(hit.sum())
-            ok &= ~mask
-
-        if kind != KIND_CODES["letter"]:
-            refuse((hour < self.law.window_start) | (hour >= self.law.window_end), "window")
+    def _refusals(self, day: int, acct: np.ndarray, kind: int) -> list[tuple[str, np.ndarray]]:
+        """The per-account rules for a kind, in the order refusals are attributed."""
+        law, out = self.law, []
         if kind == KIND_CODES["message"]:
-            refuse(self.optout[acct], "optout")
-        if kind in CALL_KINDS or kind == KIND_CODES["third_party_call"]:
-            if day in self.holidays:
-                refuse(np.ones(n, dtype=bool), "holiday")
+            out.append(("optout", self.optout[acct]))
         if kind in CALL_KINDS:
-            refuse(self.calls[acct, day % 7] >= self.daily_cap, "daily_cap")
-            if self.law.weekly_cap is not None:
-                refuse(self.calls[acct].sum(axis=1) >= self.law.weekly_cap, "weekly_cap")
-            if self.law.cooloff_days:
-                since = day - self.last_conversation[acct]
-                refuse(since < self.law.cooloff_days, "cooloff")
+            out.append(("daily_cap", self._calls_flat[acct * 7 + day % 7] >= self.daily_cap))
+            if law.weekly_cap is not None:
+                out.append(("weekly_cap", self.calls[acct].sum(axis=1) >= law.weekly_cap))
+            if law.cooloff_days:
+                out.append(("cooloff", day - self.last_conversation[acct] < law.cooloff_days))
         if kind == KIND_CODES["third_party_call"]:
-            if self.law.third_party_once:
+            if law.third_party_once:
                 bad = (self.tp_total[acct] >= 1) | (
-                    day - self.last_rpc_day[acct] < self.law.third_party_needs_no_rpc_days)
+                    day - self.last_rpc_day[acct] < law.third_party_needs_no_rpc_days)
             else:
                 bad = self.tp[acct].sum(axis=1) >= self.tp_per_week
-            refuse(bad, "third_party")
+            out.append(("third_party", bad))
+        return out
+
+    def check(self, day: int, hour: np.ndarray | float, acct: np.ndarray, kind: int,
+              count: bool = True) -> np.ndarray:
+        """Allowed mask for attempts of one channel kind; refusals counted by rule.
+
+        A refusal is counted against the first rule (in RULES order) that refuses it. The
+        engine checks many small batches a day, so whole-batch rules (the window for a
+        scalar hour, holidays) are decided once, not broadcast per attempt.
+        """
+        n = len(acct)
+        ok = np.ones(n, dtype=bool)
+        law = self.law
+        scalar = np.ndim(hour) == 0
+        whole: list[str] = []  # whole-batch refusals, in order
+        if kind != KIND_CODES["letter"]:
+            if scalar:
+                if hour < law.window_start or hour >= law.window_end:
+                    whole.append("window")
+            else:
+                h = np.asarray(hour, dtype=np.float64)
+                out = (h < law.window_start) | (h >= law.window_end)
+                if count:
+                    self.blocked["window"] += int(np.count_nonzero(out))
+                ok &= ~out
+        if kind in CALL_KINDS or kind == KIND_CODES["third_party_call"]:
+            if day in self.holidays:
+                whole.append("holiday")
+        if whole:
+            if count:
+                self.blocked[whole[0]] += int(np.count_nonzero(ok))
+            ok[:] = False
+            return ok
+        for rule, mask in self._refusals(day, acct, kind):
+            if count:
+                self.blocked[rule] += int(np.count_nonzero(ok & mask))
+            ok &= ~mask
         return ok
 
     def record(self, day: int, acct: np.ndarray, kind: int, conversation: np.ndarray | None = None,
                rpc: np.ndarray | None = None) -> None:
         """Book executed attempts (distinct accounts)."""
         if kind in CALL_KINDS:
-            self.calls[acct, day % 7] += 1
+            self._calls_flat[acct * 7 + day % 7] += 1
+            self._booked[day % 7].append(acct)
         elif kind == KIND_CODES["third_party_call"]:
-            self.tp[acct, day % 7] += 1
+            self._tp_flat[acct * 7 + day % 7] += 1
             self.tp_total[acct] += 1
+            self._booked[day % 7].append(acct)
         if conversation is not None and conversation.any():
             self.last_conversation[acct[conversation]] = day
         if rpc is not None and rpc.any():

@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import json
 import math
+import reprlib
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,6 +39,17 @@ Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 NonNeg = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Pos = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Hour = Annotated[float, Field(ge=0.0, le=24.0, allow_inf_nan=False)]
+# Upper bounds on everything else: far beyond any real book, and inside what int64 cents,
+# float32 state and a day's arithmetic can hold (a principal of 1e300 would overflow the
+# ledger; a rate of 1e12 shocks a year would fill memory), so a typo is refused up front.
+Factor = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]  # a multiplier
+Conc = Annotated[float, Field(gt=0.0, le=10_000.0, allow_inf_nan=False)]  # Beta a + b
+Sigma = Annotated[float, Field(ge=0.0, le=5.0, allow_inf_nan=False)]  # a lognormal sigma
+MeanDays = Annotated[float, Field(gt=0.0, le=3650.0, allow_inf_nan=False)]
+Minutes = Annotated[float, Field(gt=0.0, le=600.0, allow_inf_nan=False)]
+Price = Annotated[float, Field(ge=0.0, le=1e6, allow_inf_nan=False)]  # currency units
+Amount = Annotated[float, Field(ge=0.0, le=1e9, allow_inf_nan=False)]  # currency units
+DateRange = {"ge": dt.date(1900, 1, 1), "le": dt.date(2200, 12, 31)}
 
 
 class Strict(BaseModel):
@@ -48,7 +60,7 @@ class Strict(BaseModel):
 
 
 class Horizon(Strict):
-    start_date: dt.date = dt.date(2025, 1, 1)
+    start_date: dt.date = Field(dt.date(2025, 1, 1), **DateRange)
     warmup_days: int = Field(180, ge=0, le=3650)
     window_days: int = Field(180, ge=1, le=3650)
     followup_days: int = Field(180, ge=0, le=3650)
@@ -61,13 +73,13 @@ class Horizon(Strict):
 class Segment(Strict):
     share: Prob
     ability_mean: Prob  # probability of being able to pay an instalment when due
-    ability_concentration: Pos = 40.0  # Beta concentration (a + b)
+    ability_concentration: Conc = 40.0  # Beta concentration (a + b)
     willingness: Prob  # 0 = never pays voluntarily
     oversight_miss: Prob  # probability of missing a due date by oversight, per cycle
     strategic_miss: Prob = 0.0  # probability of a deliberate miss, per cycle
-    contactability_factor: NonNeg = 1.0  # multiplies the answer probability
+    contactability_factor: Factor = 1.0  # multiplies the answer probability
     cause: Literal["oversight", "hardship", "unwilling", "suspected_fraud"] = "oversight"
-    response: dict[Literal["reminder", "conversation", "escalation"], NonNeg] = Field(
+    response: dict[Literal["reminder", "conversation", "escalation"], Factor] = Field(
         default_factory=lambda: {"reminder": 1.0, "conversation": 1.0, "escalation": 1.0}
     )
     plan_acceptance: Prob = 0.3
@@ -102,14 +114,14 @@ def _default_segments() -> dict[str, Segment]:
 class Population(Strict):
     accounts: int = Field(100_000, ge=1, le=20_000_000)
     reserve_share: float = Field(0.6, ge=0.0, le=5.0)  # joiners drawn up front, per account
-    segments: dict[str, Segment] = Field(default_factory=_default_segments)
+    segments: dict[str, Segment] = Field(default_factory=_default_segments, max_length=100)
     misread_terms_share: Prob = 0.02  # of oversight-cause segments
     contactability_mean: Prob = 0.3
-    contactability_concentration: Pos = 4.0
+    contactability_concentration: Conc = 4.0
     app_user_share: Prob = 0.75
     email_share: Prob = 0.6
-    complaint_propensity_sigma: NonNeg = 0.8
-    attrition_propensity_sigma: NonNeg = 0.5
+    complaint_propensity_sigma: Sigma = 0.8
+    attrition_propensity_sigma: Sigma = 0.5
     risk_score_auc: float = Field(0.75, ge=0.5, le=0.99)
 
     @field_validator("segments")
@@ -124,17 +136,19 @@ class Population(Strict):
 
 
 class Product(Strict):
-    principal_median: Pos = 12_000.0  # currency units
-    principal_sigma: NonNeg = 0.8  # lognormal sigma
-    principal_max: Pos = 500_000.0
-    terms: list[Annotated[int, Field(ge=1, le=120)]] = Field(default_factory=lambda: [3, 6, 12, 24])
-    term_shares: list[Prob] = Field(default_factory=lambda: [0.10, 0.20, 0.40, 0.30])
+    principal_median: Annotated[float, Field(gt=0.0, le=1e7, allow_inf_nan=False)] = 12_000.0
+    principal_sigma: Sigma = 0.8  # lognormal sigma
+    principal_max: Annotated[float, Field(gt=0.0, le=1e7, allow_inf_nan=False)] = 500_000.0
+    terms: list[Annotated[int, Field(ge=1, le=120)]] = Field(
+        default_factory=lambda: [3, 6, 12, 24], max_length=120)
+    term_shares: list[Prob] = Field(default_factory=lambda: [0.10, 0.20, 0.40, 0.30],
+                                    max_length=120)
     monthly_fee_rate: float = Field(0.006, ge=0.0, le=0.1)  # of original principal a month
     late_fee_rate: float = Field(0.05, ge=0.0, le=1.0)  # of the unpaid amount at a missed due
-    late_fee_fixed: NonNeg = 0.0  # currency units at a missed due
+    late_fee_fixed: Price = 0.0  # currency units at a missed due
     penalty_interest_daily: float = Field(0.0005, ge=0.0, le=0.01)  # on overdue, a day
     charge_off_dpd: int = Field(180, ge=30, le=720)
-    reborrow_gap_mean_days: Pos = 60.0
+    reborrow_gap_mean_days: MeanDays = 60.0
 
     @model_validator(mode="after")
     def _terms(self) -> Product:
@@ -146,9 +160,9 @@ class Product(Strict):
 
 
 class Shock(Strict):
-    rate_per_year: NonNeg  # Poisson rate per account at multiplier 1
+    rate_per_year: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)]  # per account
     severity_mean: Prob  # share of ability lost
-    duration_days_mean: Pos
+    duration_days_mean: MeanDays
 
 
 def _default_shocks() -> dict[str, Shock]:
@@ -160,14 +174,15 @@ def _default_shocks() -> dict[str, Shock]:
 
 
 class Economy(Strict):
-    shocks: dict[str, Shock] = Field(default_factory=_default_shocks)
+    shocks: dict[str, Shock] = Field(default_factory=_default_shocks, max_length=100)
     shock_multiplier: float = Field(1.0, ge=0.0, le=100.0)
     # shocks that start when m(t) is high also last longer, duration x m(t)^elasticity:
     # unemployment spells lengthen in recessions (BLS: median duration ~doubled 2007-2010)
     duration_elasticity: float = Field(1.0, ge=0.0, le=3.0)
     # Piecewise-linear macro multiplier m(t): [[day, multiplier], ...], days from start.
-    macro_path: list[tuple[Annotated[int, Field(ge=0)], Annotated[float, Field(ge=0, le=100)]]] = (
-        Field(default_factory=list)
+    macro_path: list[tuple[Annotated[int, Field(ge=0, le=36_500)],
+                           Annotated[float, Field(ge=0, le=100)]]] = (
+        Field(default_factory=list, max_length=10_000)
     )
 
     @field_validator("macro_path")
@@ -182,11 +197,11 @@ class Economy(Strict):
 class Behaviour(Strict):
     base_hazard: float = Field(0.04, ge=0.0, le=5.0)  # lambda0, payments a day
     ability_exponent: float = Field(4.0, ge=0.0, le=20.0)  # g(a, w) = a^k * w
-    decay_days: dict[Literal["reminder", "conversation", "escalation", "payment"], Pos] = Field(
+    decay_days: dict[Literal["reminder", "conversation", "escalation", "payment"], MeanDays] = Field(
         default_factory=lambda: {"reminder": 3.0, "conversation": 7.0, "escalation": 14.0,
                                  "payment": 10.0}
     )
-    payment_uplift: NonNeg = 0.5  # self-excitation after a repayment
+    payment_uplift: Factor = 0.5  # self-excitation after a repayment
     catch_up_exponent: float = Field(1.0, ge=0.0, le=10.0)  # P(full cure) / cycles_behind^k
     partial_share_min: Prob = 0.2
     partial_share_max: Prob = 0.8
@@ -194,25 +209,34 @@ class Behaviour(Strict):
     reminder_miss_cut: Prob = 0.67  # reminders cut oversight misses by this share
     promise_rate: Prob = 0.4  # promise per right-party conversation at skill 1
     promise_days_max: int = Field(7, ge=1, le=30)
-    hardship_acceptance_boost: NonNeg = 0.5  # plan acceptance x (1 + boost) in hardship
+    hardship_acceptance_boost: Factor = 0.5  # plan acceptance x (1 + boost) in hardship
     plan_cooldown_days: int = Field(365, ge=0, le=3650)  # no new plan within this of the last
     settlement_discount: Prob = 0.3
     reterm_months: int = Field(12, ge=1, le=60)
     deferral_months: int = Field(2, ge=1, le=6)
-    complaint_alpha: NonNeg = 0.3  # per contact beyond free_contacts in 7 days
+    complaint_alpha: Factor = 0.3  # per contact beyond free_contacts in 7 days
     complaint_free_contacts: int = Field(3, ge=0, le=50)
-    complaint_hardship_pressure: NonNeg = 3.0
-    complaint_third_party: NonNeg = 2.0
+    complaint_hardship_pressure: Factor = 3.0
+    complaint_third_party: Factor = 2.0
     optout_per_message: Prob = 0.002
+
+    @field_validator("decay_days")
+    @classmethod
+    def _all_decays(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = {"reminder", "conversation", "escalation", "payment"} - set(v)
+        if missing:
+            raise ValueError(f"lacks {sorted(missing)}; give all four of reminder, "
+                             "conversation, escalation, payment (days)")
+        return v
 
 
 class Channel(Strict):
     kind: Literal["message", "automated_call", "agent_call", "letter", "third_party_call"]
-    cost: NonNeg  # currency units per attempt (agent time is costed by the team, not here)
+    cost: Price  # currency units per attempt (agent time is costed by the team, not here)
     reach: Prob = 1.0  # delivery probability (messages, letters)
     requires: Literal["none", "app", "email"] = "none"
     response_class: Literal["reminder", "conversation", "escalation"] = "reminder"
-    uplift: NonNeg = 1.0  # hazard uplift on delivery or conversation
+    uplift: Factor = 1.0  # hazard uplift on delivery or conversation
     complaint_base: Prob = 0.0005  # complaint probability per delivered contact
 
 
@@ -250,8 +274,8 @@ class ShiftCfg(Strict):
 
 class Team(Strict):
     buckets: list[Literal["M1", "M2", "M3", "M4", "M5", "M6"]]
-    shifts: list[ShiftCfg]
-    hourly_cost: NonNeg = 60.0  # loaded cost, currency units an hour
+    shifts: list[ShiftCfg] = Field(max_length=100)
+    hourly_cost: Price = 60.0  # loaded cost, currency units an hour
     skill: float = Field(1.0, ge=0.0, le=3.0)  # multiplies promise and plan conversion
     work_days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
         default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])  # 0 = Monday
@@ -282,15 +306,15 @@ def _default_answer_profile() -> list[float]:
 
 
 class Collectors(Strict):
-    teams: dict[str, Team] = Field(default_factory=_default_teams)
+    teams: dict[str, Team] = Field(default_factory=_default_teams, max_length=100)
     answer_profile: list[Annotated[float, Field(ge=0, le=3)]] = Field(
         default_factory=_default_answer_profile)
     right_party_given_answer: Prob = 0.85
-    no_answer_minutes: Pos = 0.5
-    wrong_party_minutes: Pos = 1.0
-    rpc_median_minutes: Pos = 5.0
-    rpc_sigma: NonNeg = 0.5
-    after_call_minutes: NonNeg = 1.0
+    no_answer_minutes: Minutes = 0.5
+    wrong_party_minutes: Minutes = 1.0
+    rpc_median_minutes: Minutes = 5.0
+    rpc_sigma: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)] = 0.5
+    after_call_minutes: Annotated[float, Field(ge=0.0, le=600.0, allow_inf_nan=False)] = 1.0
     retry_gap_hours: float = Field(2.0, ge=0.25, le=12)
     task_expiry_days: int = Field(3, ge=1, le=60)
 
@@ -317,29 +341,30 @@ class Compliance(Strict):
     profile: Literal["cn_2022", "us_reg_f"] = "cn_2022"
     daily_call_cap: int = Field(3, ge=1, le=20)  # cn_2022: calls per account per day
     third_party_per_week: int = Field(1, ge=0, le=7)  # emergency-contact calls per account
-    holidays: list[dt.date] = Field(default_factory=list)
+    holidays: list[Annotated[dt.date, Field(**DateRange)]] = Field(default_factory=list,
+                                                                   max_length=100_000)
     block_calls_on_holidays: bool = True  # cn_2022 practice: no collection calls on holidays
 
 
 class Agency(Strict):
     fee_rate: float = Field(0.25, ge=0.0, le=0.6)  # contingency fee on collected
     placement_days: int = Field(90, ge=1, le=720)  # recalled after this
-    uplift: NonNeg = 2.0  # escalation-class hazard uplift while placed
+    uplift: Factor = 2.0  # escalation-class hazard uplift while placed
 
 
 class Legal(Strict):
-    fixed_cost: NonNeg = 1500.0
+    fixed_cost: Amount = 1500.0
     court_fee_rate: float = Field(0.025, ge=0.0, le=0.5)  # of the claim
-    delay_days_mean: Pos = 120.0
+    delay_days_mean: MeanDays = 120.0
     success_prob: Prob = 0.6
     recovered_share: Prob = 0.5  # of the claim, paid at judgment
 
 
 class Customer(Strict):
-    lifetime_value: NonNeg = 1500.0  # currency units, per retained customer
+    lifetime_value: Amount = 1500.0  # currency units, per retained customer
     attrition_after_cure: Prob = 0.05
     attrition_per_contact: Prob = 0.01  # added per delivered contact during the episode
-    complaint_handling_cost: NonNeg = 50.0
+    complaint_handling_cost: Price = 50.0
 
 
 class Scenario(Strict):
@@ -351,7 +376,7 @@ class Scenario(Strict):
     product: Product = Product()
     economy: Economy = Economy()
     behaviour: Behaviour = Behaviour()
-    channels: dict[str, Channel] = Field(default_factory=_default_channels)
+    channels: dict[str, Channel] = Field(default_factory=_default_channels, max_length=1000)
     collectors: Collectors = Collectors()
     compliance: Compliance = Compliance()
     agency: Agency = Agency()
@@ -386,7 +411,8 @@ class Scenario(Strict):
 class Action(Strict):
     channel: str
     every_days: int = Field(1, ge=1, le=365)  # repeat every n days while the rule holds
-    on_dpd: list[Annotated[int, Field(ge=0, le=720)]] = Field(default_factory=list)
+    on_dpd: list[Annotated[int, Field(ge=0, le=720)]] = Field(default_factory=list,
+                                                             max_length=1000)
     hour: Hour = 10.0  # for automated channels: when it is sent
     attempts_per_day: int = Field(1, ge=1, le=50)  # for calls
     priority: Literal["dpd", "balance", "risk", "expected_recovery"] = "dpd"
@@ -396,18 +422,19 @@ class Action(Strict):
 class Rule(Strict):
     name: str = ""
     buckets: list[Literal["M1", "M2", "M3", "M4", "M5", "M6"]]
-    dpd: tuple[int, int] | None = None
+    dpd: tuple[Annotated[int, Field(ge=0, le=10_000)],
+               Annotated[int, Field(ge=0, le=10_000)]] | None = None
     risk: tuple[Prob, Prob] = (0.0, 1.0)
     causes: list[Literal["unknown", "oversight", "hardship", "terms", "unwilling",
                          "suspected_fraud"]] = Field(default_factory=lambda: list(CAUSES))
-    min_overdue: NonNeg = 0.0
-    min_broken_promises: int = Field(0, ge=0)
+    min_overdue: Amount = 0.0
+    min_broken_promises: int = Field(0, ge=0, le=10_000)
     tone: Literal["gentle", "normal", "firm"] = "normal"
-    actions: list[Action] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list, max_length=100)
     offers: list[Literal["reterm", "deferral", "settlement"]] = Field(default_factory=list)
     place_agency_at_dpd: int | None = Field(None, ge=1, le=720)
     legal_at_dpd: int | None = Field(None, ge=1, le=720)
-    legal_min_balance: NonNeg = 0.0
+    legal_min_balance: Amount = 0.0
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
@@ -424,7 +451,7 @@ class Rule(Strict):
 
 class PreDue(Strict):
     days_before: list[Annotated[int, Field(ge=0, le=28)]] = Field(default_factory=list)
-    channels: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list, max_length=100)
     hour: Hour = 10.0
 
 
@@ -434,7 +461,7 @@ class Strategy(Strict):
     avoid_holidays: bool = False
     call_hours: tuple[Hour, Hour] = (0.0, 24.0)  # when agents dial; the law narrows it further
     pre_due: PreDue = PreDue()
-    rules: list[Rule] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list, max_length=1000)
 
     @model_validator(mode="after")
     def _check(self) -> Strategy:
@@ -504,10 +531,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), [("", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), [("", f"cannot read the file: {e}")]) from None
+    return parse_toml(text, str(path))
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """TOML text -> a dict, or a ConfigError (also for nesting too deep for the parser)."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), [("", f"not valid TOML: {e}")]) from None
+        raise ConfigError(source, [("", f"not valid TOML: {e}")]) from None
+    except RecursionError:
+        raise ConfigError(source, [("", "not readable: arrays or tables nested too deeply; "
+                                        "a scenario or strategy is a few levels deep")]) from None
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -518,8 +553,25 @@ def _loc(loc: tuple[Any, ...]) -> str:
         elif str(part).startswith(("function-", "literal[", "tuple[")):
             continue  # pydantic's internal validator names are noise to a user
         else:
-            out += f".{part}" if out else str(part)
+            key = str(part)
+            if not key or not all(c.isalnum() or c in "_-" for c in key):
+                key = json.dumps(key, ensure_ascii=False)  # as TOML would quote it
+            out += f".{key}" if out else key
     return out
+
+
+# How a bad input is quoted in a message: short and bounded however deep or long it is
+# (a 5,000-deep list made the plain repr() raise RecursionError).
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxtuple, _SHOW.maxdict = 3, 4, 4, 4
+_SHOW.maxstring = _SHOW.maxlong = _SHOW.maxother = 40
+
+
+def _shown(value: Any) -> str:
+    try:
+        return _SHOW.repr(value)
+    except (RecursionError, ValueError):  # ValueError: int too long for str()
+        return f"a {type(value).__name__}"
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:
@@ -532,25 +584,31 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
             msg = "unknown key (not allowed; check the spelling against the bundled files)"
         elif e["type"] == "missing":
             msg = "required but missing"
-        elif "input" in e and e["type"] not in ("model_type", "dict_type"):
-            shown = repr(e["input"])
-            msg = f"{msg} (got {shown[:60]})"
+        elif "input" in e and e["type"] not in ("model_type", "dict_type") and not (
+                e["type"] == "value_error" and isinstance(e["input"], dict)):
+            # (a cross-field check's input is the whole table: quoting it is noise)
+            shown = _shown(e["input"])
+            msg = f"{msg} (got {shown if len(shown) <= 80 else shown[:76] + ' ...'})"
         out.append((_loc(e["loc"]), msg))
     return out
 
 
-def validate_scenario(raw: dict[str, Any], source: str = "<scenario>") -> Scenario:
+def _validate(model: type[BaseModel], raw: Any, source: str) -> Any:
     try:
-        return Scenario.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(source, _problems(e)) from None
+    except RecursionError:
+        raise ConfigError(source, [("", "nested too deeply to read; a scenario or strategy "
+                                        "is a few levels of tables and lists")]) from None
+
+
+def validate_scenario(raw: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    return _validate(Scenario, raw, source)
 
 
 def validate_strategy(raw: dict[str, Any], source: str = "<strategy>") -> Strategy:
-    try:
-        return Strategy.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError(source, _problems(e)) from None
+    return _validate(Strategy, raw, source)
 
 
 def resolve_scenario_path(name_or_path: str | Path) -> Path:
@@ -617,7 +675,7 @@ def parse_value(text: str) -> Any:
     """A TOML literal (``5000``, ``1.5``, ``true``, ``[1, 2]``, ``"us_reg_f"``), else a string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 

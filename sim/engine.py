@@ -10,12 +10,13 @@ short-lived processes, call tasks go to the teams' queues. A recorder closes eac
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import simpy
-from scipy.special import expit
+from scipy.special import expit, ndtri
 
 from . import behaviour as bh
 from . import ledger as lg
@@ -26,7 +27,7 @@ from .compliance import KIND_CODES, PROFILES, RULES, Gate
 from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Strategy, check_pair
 from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
 from .rng import Streams
-from .strategy import Observed, match, rule_start_dpd, tone_factor
+from .strategy import Observed, compile_rules, match, rule_start_dpd, tone_factor
 
 NONE = lg.NONE
 AGENT, THIRD = KIND_CODES["agent_call"], KIND_CODES["third_party_call"]
@@ -39,6 +40,7 @@ EXIT_NONE, EXIT_CHARGED_OFF, EXIT_SETTLED, EXIT_ATTRITION, EXIT_LEGAL = range(5)
 CURE_NONE, CURE_SELF, CURE_CONTACT, CURE_PLAN = range(4)
 REMINDER, CONV, ESCALATION, PAYMENT = range(4)
 PRIORITY_CODES = {"dpd": 0, "balance": 1, "risk": 2, "expected_recovery": 3}
+HARDSHIP = CAUSE_CODES["hardship"]
 
 
 @dataclass
@@ -81,6 +83,118 @@ class Episodes:
         self.overdue[ids], self.hardship[ids] = overdue, hardship
         self.n += k
         return ids
+
+
+def merge_sorted(a: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """Sorted union without repeats of int64 slot arrays. A stable sort of concatenated
+    sorted runs is a merge (timsort), far cheaper than np.union1d's full sort."""
+    parts = [m for m in more if len(m)]
+    if not parts:
+        return a
+    x = np.concatenate([a, *parts]).astype(np.int64, copy=False)
+    x.sort(kind="stable")
+    keep = np.empty(len(x), dtype=bool)
+    keep[:1] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
+class ContactLog:
+    """The day's executed contacts in preallocated columns (grown by doubling): a batch is
+    a few slice writes, and the day's log is read by the auditor without concatenation."""
+
+    DTYPES = {"day": np.int32, "hour": np.float64, "slot": np.int64, "person": np.int64,
+              "channel": np.int16, "kind": np.int8, "outcome": np.int8, "disclosed": bool}
+
+    def __init__(self, cap: int = 4096) -> None:
+        self.n = 0
+        self.cols = {k: np.zeros(cap, dt) for k, dt in self.DTYPES.items()}
+
+    def append(self, day: int, hour, slot: np.ndarray, person: np.ndarray, channel, kind,
+               outcome: np.ndarray) -> None:
+        k, n = len(slot), self.n
+        if n + k > len(self.cols["day"]):
+            cap = max(2 * len(self.cols["day"]), n + k)
+            for name, a in self.cols.items():
+                b = np.zeros(cap, a.dtype)
+                b[:n] = a[:n]
+                self.cols[name] = b
+        c = self.cols
+        c["day"][n:n + k] = day
+        c["hour"][n:n + k] = hour
+        c["slot"][n:n + k] = slot
+        c["person"][n:n + k] = person
+        c["channel"][n:n + k] = channel
+        c["kind"][n:n + k] = kind
+        c["outcome"][n:n + k] = outcome
+        self.n = n + k  # "disclosed" stays False: nothing ever tells a third party the debt
+
+    def flush(self) -> dict[str, np.ndarray]:
+        """The day's rows (views, valid until the next append) and an empty log."""
+        out = {name: a[: self.n] for name, a in self.cols.items()}
+        self.n = 0
+        return out
+
+
+class SlotSet:
+    """A sorted superset of the slots in some state (owing, at the end of a plan, at an
+    agency, ...). Slots are added when they may enter the state and dropped when the real
+    condition is read, so the daily work scales with the slots in the state, not the book."""
+
+    def __init__(self) -> None:
+        self.idx = np.zeros(0, dtype=np.int64)
+        self._new: list[np.ndarray] = []
+
+    def add(self, idx: np.ndarray) -> None:
+        if len(idx):
+            self._new.append(np.asarray(idx, dtype=np.int64))
+
+    def members(self) -> np.ndarray:
+        if self._new:
+            self.idx = merge_sorted(self.idx, *self._new)
+            self._new = []
+        return self.idx
+
+    def keep(self, mask: np.ndarray) -> np.ndarray:
+        """Drop the members (as returned by ``members``) where mask is False."""
+        self.idx = self.idx[mask]
+        return self.idx
+
+
+class Agenda:
+    """Slots to look at on a given day, filed when a date is set (a promise, a judgment,
+    a recall, a new plan). An entry may be stale (the date moved or was cancelled): the
+    caller checks the real date, so the agenda only has to be a superset. Entries are
+    filed in bulk when a day is read, so that adding costs nothing per call."""
+
+    def __init__(self) -> None:
+        self._on: dict[int, list[np.ndarray]] = {}
+        self._days: list[np.ndarray] = []
+        self._slots: list[np.ndarray] = []
+
+    def add(self, days: np.ndarray | int, idx: np.ndarray) -> None:
+        if len(idx):
+            self._slots.append(np.asarray(idx, dtype=np.int64))
+            self._days.append(np.broadcast_to(np.asarray(days, dtype=np.int64), (len(idx),)))
+
+    def _file(self) -> None:
+        days, slots = np.concatenate(self._days), np.concatenate(self._slots)
+        self._days, self._slots = [], []
+        order = np.argsort(days, kind="stable")
+        days, slots = days[order], slots[order]
+        cut = np.flatnonzero(days[1:] != days[:-1]) + 1
+        starts = [0, *cut.tolist()]
+        for a, b, day in zip(starts, [*starts[1:], len(days)], days[starts].tolist(), strict=True):
+            self._on.setdefault(day, []).append(slots[a:b])
+
+    def pop(self, day: int) -> np.ndarray:
+        """Sorted slots filed for ``day`` (each once); the day is forgotten."""
+        if self._slots:
+            self._file()
+        parts = self._on.pop(day, None)
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return merge_sorted(np.zeros(0, dtype=np.int64), *parts)
 
 
 class Run:
@@ -143,6 +257,7 @@ class Run:
         self.shock_active = np.zeros(P, np.int16)
         self.shock_logsum = np.zeros(P, np.float32)
         self._shock_end_order = np.argsort(self.people.shock_end, kind="stable")
+        self._shock_end_sorted = self.people.shock_end[self._shock_end_order]
         self.stim = np.zeros((4, n), np.float32)
         self.cause = np.zeros(n, np.int8)
         self.broken = np.zeros(n, np.int16)
@@ -151,6 +266,7 @@ class Run:
         self.miss_recent = np.zeros(n, np.float32)
         self.risk = np.zeros(n, np.float32)
         self.recent = np.zeros((n, 7), np.int16)  # delivered contacts by day % 7
+        self._recent_flat = self.recent.reshape(-1)  # the same, indexed slot * 7 + day % 7
         self.attempts_hist = np.zeros(n, np.int32)
         self.rpc_hist = np.zeros(n, np.int32)
         self.ep = np.full(n, -1, np.int64)
@@ -175,18 +291,48 @@ class Run:
                                         c.wrong_party_minutes + c.after_call_minutes,
                                         c.after_call_minutes, 2.0 + c.after_call_minutes])
         self._log: list[dict[str, np.ndarray]] = []
-        self._today_log: list[dict[str, np.ndarray]] = []
+        self._today = ContactLog()
+        self._recent_touched: list[list[np.ndarray]] = [[] for _ in range(7)]
+        self._log_rpc_median = np.log(c.rpc_median_minutes)
+        # stimulus per delivered contact by channel and segment: uplift x segment response
+        self._imp_lut = [self.cat.uplift[ch] * self.resp[:, int(self.cat.response[ch])]
+                         for ch in range(len(self.cat.names))]
         self._paid_today = np.zeros(n, bool)
         self._planned_today = np.zeros(n, bool)
         self._prev_dpd = np.zeros(n, np.int32)
         self._prev_person = self.book.person.copy()
+        # The day's work is the accounts that are due, owing, promised or touched: these
+        # supersets and agendas find them without scanning the whole book (see SlotSet).
+        self._owing = SlotSet()  # due, fees or an oldest unpaid date: may be delinquent
+        self._ending = SlotSet()  # active with no instalment left: may be paid off today
+        self._placed = SlotSet()  # at an agency
+        self._filed = SlotSet()  # in legal proceedings
+        self._replanned = SlotSet()  # on a re-term or deferral
+        self._promise_on = Agenda()
+        self._legal_on = Agenda()
+        self._recall_on = Agenda()
+        self._reborrow_on = Agenda()
+        self._dpd = np.zeros(n, np.int32)  # today's DPD: zero outside the owing set
+        self._dpd_set = np.zeros(0, np.int64)
+        # pre-due reminders look this many days ahead; billing is day 0 of the same scan
+        self._pre_due_days = sorted({k for s in self.strategies if s.pre_due.channels
+                                     for k in s.pre_due.days_before if k > 0})
+        self._pre_due_ahead = max(self._pre_due_days, default=0)
+        self._rules = [compile_rules(s) for s in self.strategies]
+        self._seg_traits = {}
+        for name in ("cause", "willingness", "oversight", "strategic"):
+            a, seg = getattr(self.people, name), self.people.segment
+            table = np.zeros(len(self.people.segment_names), a.dtype)
+            table[seg] = a
+            if np.array_equal(table[seg], a):  # the same for everyone in a segment
+                self._seg_traits[name] = table
 
         # teams: bucket (1..6) -> desk
         self.desks: list[Desk] = []
         self.desk_of_bucket = np.full(7, -1, np.int16)
         for i, (name, team) in enumerate(scenario.collectors.teams.items()):
             buckets = [DELINQUENT_BUCKETS.index(b) + 1 for b in team.buckets]
-            self.desks.append(Desk(name, i, team, buckets))
+            self.desks.append(Desk(name, i, team, buckets, n))
             self.desk_of_bucket[buckets] = i
 
         self._init_daily()
@@ -228,7 +374,18 @@ class Run:
     # ------------------------------------------------------------------ helpers
 
     def ability(self, idx: np.ndarray) -> np.ndarray:
-        p = self.book.person[idx]
+        return self._ability_of(self.book.person[idx])
+
+    def _trait(self, name: str, p: np.ndarray, seg: np.ndarray | None) -> np.ndarray:
+        """A trait of persons ``p`` (segments ``seg``): from the segment's value where the
+        trait is one (checked at the start), which saves a gather from a large array."""
+        table = self._seg_traits.get(name)
+        if table is not None and seg is not None:
+            return table[seg]
+        return getattr(self.people, name)[p]
+
+    def _ability_of(self, p: np.ndarray) -> np.ndarray:
+        """Ability of persons ``p`` today: the baseline cut by their active shocks."""
         return self.people.ability[p] * np.exp(self.shock_logsum[p])
 
     def hardship(self, idx: np.ndarray) -> np.ndarray:
@@ -242,11 +399,13 @@ class Run:
         p = self.book.person
         self.risk[:] = expit(self.people.score_logit[p] + 0.8 * self.miss_recent)
 
-    def _impulse(self, idx: np.ndarray, chan: int, scale: float | np.ndarray = 1.0) -> None:
+    def _impulse(self, idx: np.ndarray, chan: int, scale: float | np.ndarray = 1.0,
+                 p: np.ndarray | None = None, seg: np.ndarray | None = None) -> None:
         cls = int(self.cat.response[chan])
-        seg = self._segment(idx)
-        self.stim[cls, idx] += (self.cat.uplift[chan] * self.resp[seg, cls] * scale).astype(
-            np.float32)
+        if seg is None:
+            seg = self.people.segment[self.book.person[idx] if p is None else p]
+        row = self.stim[cls]  # a row view: 1-d fancy indexing is cheaper than 2-d
+        row[idx] += (self._imp_lut[chan][seg] * scale).astype(np.float32)
 
     # ------------------------------------------------------------------ processes
 
@@ -273,7 +432,11 @@ class Run:
     def start_of_day(self, d: int) -> None:
         bk, sc = self.book, self.sc
         self.gate.new_day(d)
-        self.recent[:, d % 7] = 0
+        # today's column of the contact week held the contacts of a week ago: clear just those
+        col = d % 7
+        if self._recent_touched[col]:
+            self.recent[np.concatenate(self._recent_touched[col]), col] = 0
+            self._recent_touched[col] = []
         self._paid_today[:] = False
         self._planned_today[:] = False
         self._refill(d)
@@ -285,24 +448,29 @@ class Run:
         self._promises(d)
         self._repayments(d)
         self._agency_and_legal(d)
-        self._billing(d)
-        od = np.flatnonzero(bk.due > 0)
+        billed, soon = self._billing(d)
+        # billing is the only way into the owing set: merge today's bills, drop the paid up
+        self._owing.add(billed)
+        w = self._owing.members()
+        w = self._owing.keep((bk.due[w] > 0) | (bk.fees[w] > 0) | (bk.oldest_day[w] != NONE))
+        od = w[bk.due[w] > 0]
         if len(od):
-            before = bk.interest_flow[od].copy()
-            lg.accrue_interest(bk, od, sc.product.penalty_interest_daily)
-            self.daily["interest"][d] += (bk.interest_flow[od] - before).sum()
-        dpd = bk.dpd(d)
-        co = np.flatnonzero((dpd > sc.product.charge_off_dpd) & (self.legal_day == NONE)
-                            & ~self.vacant)
+            self.daily["interest"][d] += lg.accrue_interest(
+                bk, od, sc.product.penalty_interest_daily).sum()
+        dpd_w = bk.dpd_of(d, w)  # DPD is zero outside the owing set
+        co_m = (dpd_w > sc.product.charge_off_dpd) & (self.legal_day[w] == NONE) & ~self.vacant[w]
+        co = w[co_m]
         if len(co):
             amt = lg.charge_off(bk, co)
             self.daily["charged_off"][d] += amt.sum()
             self.daily["charged_off_accounts"][d] += len(co)
             self._leave(d, co, EXIT_CHARGED_OFF, amt)
-            dpd[co] = 0
-        self._episodes(d, dpd)
-        self.dpd = dpd
-        self._strategy(d, dpd)
+            dpd_w[co_m] = 0
+        self._episodes(d, w, dpd_w)
+        self._dpd[self._dpd_set] = 0
+        self._dpd[w] = dpd_w
+        self._dpd_set = w
+        self._strategy(d, self._dpd, w, dpd_w, soon, billed)
 
     def _refill(self, d: int) -> None:
         """Vacated slots take the next joiner; idle cardholders take their next plan."""
@@ -310,9 +478,7 @@ class Run:
         v = np.flatnonzero(self.vacant)
         if len(v):
             if self.next_joiner + len(v) > self.people.size:
-                raise RuntimeError(
-                    f"the reserve of joiners ran out on day {d}: raise "
-                    f"population.reserve_share (now {self.sc.population.reserve_share})")
+                raise self._reserve_error(d, len(v))
             persons = np.arange(self.next_joiner, self.next_joiner + len(v))
             self.next_joiner += len(v)
             bk.person[v] = persons
@@ -338,32 +504,50 @@ class Run:
             self.risk[v] = expit(self.people.score_logit[persons])
             principal, term = draw_plan(self.sc.product, self.streams, persons,
                                         np.zeros(len(v), np.int64), stream="joiners")
-            before = bk.lent[v].copy()
-            lg.open_plan(bk, self.cal, v, d, principal, term, self.sc.product.monthly_fee_rate)
-            self.daily["lent"][d] += (bk.lent[v] - before).sum()
+            self.daily["lent"][d] += lg.open_plan(bk, self.cal, v, d, principal, term,
+                                                  self.sc.product.monthly_fee_rate).sum()
             self.daily["joiners"][d] += len(v)
             self.vacant[v] = False
-        r = np.flatnonzero((bk.status == lg.IDLE) & (bk.reborrow_day == d))
+        r = self._reborrow_on.pop(d)
+        r = r[(bk.status[r] == lg.IDLE) & (bk.reborrow_day[r] == d)]
         if len(r):
             principal, term = draw_plan(self.sc.product, self.streams, bk.person[r],
                                         bk.plan_no[r].astype(np.int64), stream="reborrow")
-            before = bk.lent[r].copy()
-            lg.open_plan(bk, self.cal, r, d, principal, term, self.sc.product.monthly_fee_rate)
-            self.daily["lent"][d] += (bk.lent[r] - before).sum()
+            self.daily["lent"][d] += lg.open_plan(bk, self.cal, r, d, principal, term,
+                                                  self.sc.product.monthly_fee_rate).sum()
+
+    def _reserve_error(self, d: int, wanted: int) -> Exception:
+        """The joiners drawn up front are all taken (a harsh scenario over a long horizon
+        empties slots faster than population.reserve_share allowed for): a user error with
+        the value that would have been enough, not a crash and not a book that shrinks."""
+        from .errors import ConfigError
+
+        pop = self.sc.population
+        left = self.next_joiner - self.n + wanted  # cardholders who left, this day included
+        per_year = left / self.n / ((d + 1) / 365.0)
+        suggest = max(pop.reserve_share * 1.5, per_year * 1.25)
+        fix = (f"raise it to at least {np.ceil(suggest * 10) / 10:g}" if suggest <= 5.0
+               else "even the maximum of 5 is not enough: shorten the horizon or soften the "
+                    "scenario")
+        return ConfigError(f"scenario {self.sc.name}", [(
+            "population.reserve_share",
+            f"the reserve of joiners ran out on day {d} of {self.days}: {left:,} cardholders "
+            f"left the book ({per_year:.2g} per account a year) but population.reserve_share "
+            f"= {pop.reserve_share:g} drew {self.people.size - self.n:,} up front; {fix}")])
 
     def _shocks(self, d: int) -> None:
         pp = self.people
         lo, hi = np.searchsorted(pp.shock_start, [d, d + 1])
         if hi > lo:
             who = pp.shock_person[lo:hi]
-            np.add.at(self.shock_active, who, 1)
+            # typed ones: np.add.at with a Python scalar takes a slow path
+            np.add.at(self.shock_active, who, np.ones(len(who), self.shock_active.dtype))
             np.add.at(self.shock_logsum, who, pp.shock_loss[lo:hi])
-        ends = pp.shock_end[self._shock_end_order]
-        lo, hi = np.searchsorted(ends, [d, d + 1])
+        lo, hi = np.searchsorted(self._shock_end_sorted, [d, d + 1])
         if hi > lo:
             k = self._shock_end_order[lo:hi]
             who = pp.shock_person[k]
-            np.add.at(self.shock_active, who, -1)
+            np.add.at(self.shock_active, who, np.full(len(who), -1, self.shock_active.dtype))
             np.add.at(self.shock_logsum, who, -pp.shock_loss[k])
             done = who[self.shock_active[who] <= 0]
             self.shock_logsum[done] = 0.0  # no drift from float sums
@@ -388,19 +572,26 @@ class Run:
         self._paid_today[idx] = True
         return paid
 
-    def _charge(self, idx: np.ndarray, cents: np.ndarray | float) -> None:
-        """Attribute collection cost to the open episode of each slot (if any)."""
-        ep = self.ep[idx]
+    def _charge(self, idx: np.ndarray, cents: np.ndarray | float,
+                ep: np.ndarray | None = None) -> None:
+        """Attribute collection cost to the open episode of each slot (if any); ``ep``:
+        the slots' episodes, when the caller has them already."""
+        ep = self.ep[idx] if ep is None else ep
         has = ep >= 0
-        if has.any():
-            np.add.at(self.eps.cost, ep[has], np.broadcast_to(cents, (len(idx),))[has])
+        if has.all():
+            # the slots of one charge are distinct, so are their episodes: a plain indexed
+            # add equals np.add.at here, and is several times cheaper
+            self.eps.cost[ep] += cents
+        elif has.any():
+            self.eps.cost[ep[has]] += cents if np.ndim(cents) == 0 else cents[has]
 
     def dpd_or_zero(self, idx: np.ndarray, d: int) -> np.ndarray:
         od = self.book.oldest_day[idx]
         return np.where(od == NONE, 0, d - od)
 
     def _promises(self, d: int) -> None:
-        idx = np.flatnonzero(self.promise_day == d)
+        idx = self._promise_on.pop(d)
+        idx = idx[self.promise_day[idx] == d]
         if not len(idx):
             return
         self.promise_day[idx] = NONE
@@ -424,12 +615,14 @@ class Run:
 
     def _repayments(self, d: int) -> None:
         bk = self.book
-        idx = np.flatnonzero((bk.due > 0) & ~self._paid_today)
+        # nothing has been billed since the owing set was last pruned: it holds every due
+        w = self._owing.members()
+        idx = w[(bk.due[w] > 0) & ~self._paid_today[w]]
         if not len(idx):
             return
         p = bk.person[idx]
-        a = self.ability(idx)
-        stim = self.stim[:, idx].sum(axis=0)
+        a = self._ability_of(p)
+        stim = np.take(self.stim, idx, axis=1).sum(axis=0)
         agency = self.agency_until[idx] != NONE
         if agency.any():
             seg = self.people.segment[p[agency]]
@@ -448,7 +641,8 @@ class Run:
                               b.partial_share_max, b.catch_up_exponent)
         amount = np.ceil(bk.overdue(j) * share).astype(np.int64)
         self._pay(d, j, amount)
-        self.stim[PAYMENT, j] += b.payment_uplift
+        row = self.stim[PAYMENT]
+        row[j] += b.payment_uplift
         cured = j[bk.due[j] == 0]
         contacted = self.eps.contacts[np.maximum(self.ep[cured], 0)] > 0
         self._cured(d, cured[contacted], CURE_CONTACT)
@@ -483,9 +677,11 @@ class Run:
 
     def _agency_and_legal(self, d: int) -> None:
         bk = self.book
-        recall = np.flatnonzero((self.agency_until != NONE) & (self.agency_until <= d))
+        recall = self._recall_on.pop(d)
+        recall = recall[(self.agency_until[recall] != NONE) & (self.agency_until[recall] <= d)]
         self.agency_until[recall] = NONE
-        j = np.flatnonzero(self.legal_day == d)
+        j = self._legal_on.pop(d)
+        j = j[self.legal_day[j] == d]
         if not len(j):
             return
         lgl = self.sc.legal
@@ -504,23 +700,29 @@ class Run:
         self._leave(d, j, EXIT_LEGAL, amt)
 
     def _accelerate(self, idx: np.ndarray) -> None:
-        bk = self.book
-        bk.due[idx] += bk.unbilled[idx]
-        bk.unbilled[idx] = 0
-        bk.n_left[idx] = 0
+        lg.accelerate(self.book, idx)
 
-    def _billing(self, d: int) -> None:
+    def _billing(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bill today's due dates; returns the slots billed and the slots whose next due
+        date is today or on a pre-due reminder day (read again by the strategy)."""
         bk, sc = self.book, self.sc
-        idx = np.flatnonzero((bk.next_due_day == d) & (bk.status == lg.ACTIVE) & ~self.vacant)
+        # one pass over the book a day: due today, or on a day a pre-due reminder looks at
+        near = bk.next_due_day == d
+        for k in self._pre_due_days:
+            near |= bk.next_due_day == d + k
+        soon = np.flatnonzero(near)
+        idx = soon[(bk.next_due_day[soon] == d) & (bk.status[soon] == lg.ACTIVE)
+                   & ~self.vacant[soon]]
         if len(idx):
             current = bk.due[idx] == 0
-            amount = lg.bill(bk, self.cal, idx)
-            self.daily["fees"][d] += bk.fee_amt[idx].sum()
+            amount, fee, left = lg.bill_parts(bk, self.cal, idx)
+            self.daily["fees"][d] += fee.sum()
             ci = idx[current]
             p = bk.person[ci]
             reminded = self.last_reminder[ci] >= d - sc.behaviour.reminder_window_days
-            prob = bh.due_pay_probability(self.ability(ci), self.people.oversight[p],
-                                          self.people.strategic[p], reminded,
+            seg = self.people.segment[p]
+            prob = bh.due_pay_probability(self._ability_of(p), self._trait("oversight", p, seg),
+                                          self._trait("strategic", p, seg), reminded,
                                           sc.behaviour.reminder_miss_cut)
             pays = self.streams.uniform("due", d, ci) < prob
             if pays.any():
@@ -529,14 +731,16 @@ class Run:
             missed = np.concatenate([ci[~pays], idx[~current]])
             miss_amt = np.concatenate([amount[current][~pays], amount[~current]])
             if len(missed):
-                before = bk.fee_flow[missed].copy()
-                lg.mark_missed(bk, self.cal, missed, miss_amt, sc.product.late_fee_rate,
-                               round(sc.product.late_fee_fixed * 100))
-                self.daily["fees"][d] += (bk.fee_flow[missed] - before).sum()
+                self.daily["fees"][d] += lg.mark_missed(
+                    bk, self.cal, missed, miss_amt, sc.product.late_fee_rate,
+                    round(sc.product.late_fee_fixed * 100)).sum()
                 self.miss_recent[missed] += 1
+            # only a bill takes the last instalment: the slots with none left start here
+            self._ending.add(idx[left == 0])
         # plans paid off: borrow again after a gap, or leave
-        done = np.flatnonzero((bk.status == lg.ACTIVE) & (bk.n_left == 0) & (bk.due == 0)
-                              & (bk.fees == 0) & ~self.vacant & (self.legal_day == NONE))
+        e = self._ending.members()
+        done = e[(bk.status[e] == lg.ACTIVE) & (bk.n_left[e] == 0) & (bk.due[e] == 0)
+                 & (bk.fees[e] == 0) & ~self.vacant[e] & (self.legal_day[e] == NONE)]
         if len(done):
             leave = self.leaving[done]
             self._leave(d, done[leave], EXIT_ATTRITION)
@@ -545,6 +749,9 @@ class Run:
             gap = self.streams.exponential("reborrow", d, bk.person[stay]) * (
                 sc.product.reborrow_gap_mean_days)
             bk.reborrow_day[stay] = d + 1 + np.floor(gap).astype(np.int32)
+            self._reborrow_on.add(bk.reborrow_day[stay], stay)
+        self._ending.keep((bk.status[e] == lg.ACTIVE) & (bk.n_left[e] == 0) & ~self.vacant[e])
+        return idx, soon
 
     def _leave(self, d: int, idx: np.ndarray, code: int,
                charged_off: np.ndarray | None = None) -> None:
@@ -568,9 +775,10 @@ class Run:
         self.legal_day[idx] = NONE
         self.daily["exits"][d] += len(idx)
 
-    def _episodes(self, d: int, dpd: np.ndarray) -> None:
+    def _episodes(self, d: int, w: np.ndarray, dpd_w: np.ndarray) -> None:
+        """New delinquency episodes among the owing slots ``w`` (DPD ``dpd_w``)."""
         h = self.sc.horizon
-        new = np.flatnonzero((dpd >= 1) & (self.ep < 0) & ~self.vacant)
+        new = w[(dpd_w >= 1) & (self.ep[w] < 0) & ~self.vacant[w]]
         if len(new):
             ids = self.eps.add(new, self.book.person[new], d, self.book.overdue(new),
                                self.hardship(new))
@@ -579,11 +787,15 @@ class Run:
             if h.warmup_days <= d < h.warmup_days + h.window_days:
                 self.daily["entries"][d] += len(new)
         if h.warmup_days <= d < h.warmup_days + h.window_days:
-            self.delinquent_in_window[self.book.person[dpd >= 1]] = True
+            self.delinquent_in_window[self.book.person[w[dpd_w >= 1]]] = True
 
     # ------------------------------------------------------------------ strategy
 
-    def _strategy(self, d: int, dpd: np.ndarray) -> None:
+    def _strategy(self, d: int, dpd: np.ndarray, w: np.ndarray, dpd_w: np.ndarray,
+                  soon: np.ndarray, billed: np.ndarray) -> None:
+        """The day's actions. ``dpd`` is today's DPD by slot, ``w`` the owing slots (every
+        delinquent one) with DPD ``dpd_w``, ``soon`` the slots whose next due date was
+        today or on a pre-due reminder day at billing (a bill moves it 28+ days out)."""
         bk = self.book
         self.rule_today[:] = -1
         holiday = d in self.cal.holidays
@@ -591,18 +803,22 @@ class Run:
         tones: dict[tuple[float, int], list[np.ndarray]] = {}
         reminders: set[tuple[float, int]] = set()
         tasks: list[list[np.ndarray]] = [[] for _ in self.desks]
+        multi = len(self.strategies) > 1
+        near = merge_sorted(soon, billed) if self._pre_due_ahead >= 28 else soon
 
         for arm, st in enumerate(self.strategies):
-            in_arm = self.arm == arm if len(self.strategies) > 1 else None
             avoid = st.avoid_holidays and holiday
             # pre-due reminders for current accounts
             if st.pre_due.channels and st.pre_due.days_before:
-                until = bk.next_due_day - d
-                m = (bk.status == lg.ACTIVE) & (bk.due == 0) & np.isin(until, st.pre_due.days_before)
-                m &= ~self.vacant
-                if in_arm is not None:
-                    m &= in_arm
-                idx = np.flatnonzero(m)
+                until = bk.next_due_day[near] - d
+                m = until == st.pre_due.days_before[0]
+                for k in st.pre_due.days_before[1:]:
+                    m |= until == k
+                m &= (bk.status[near] == lg.ACTIVE) & (bk.due[near] == 0)
+                m &= ~self.vacant[near]
+                if multi:
+                    m &= self.arm[near] == arm
+                idx = near[m]
                 for ch in st.pre_due.channels:
                     c = self.cat.code(ch)
                     if avoid and self.cat.kind[c] == IVR:
@@ -613,19 +829,21 @@ class Run:
                     reminders.add(key)
             if not st.rules:
                 continue
-            m = (dpd >= 1) & ~self.vacant & (self.agency_until == NONE) & (self.legal_day == NONE)
-            if in_arm is not None:
-                m &= in_arm
-            idx = np.flatnonzero(m)
+            m = ((dpd_w >= 1) & ~self.vacant[w] & (self.agency_until[w] == NONE)
+                 & (self.legal_day[w] == NONE))
+            if multi:
+                m &= self.arm[w] == arm
+            idx = w[m]
             if not len(idx):
                 continue
             last_conv = self.gate.last_conversation[idx]
-            obs = Observed(bucket=lg.bucket_of(dpd[idx]), dpd=dpd[idx], risk=self.risk[idx],
+            dpd_i = dpd_w[m]
+            obs = Observed(bucket=lg.bucket_of(dpd_i), dpd=dpd_i, risk=self.risk[idx],
                            cause=self.cause[idx], overdue_cents=bk.overdue(idx),
                            broken_promises=self.broken[idx],
                            days_since_conversation=np.where(last_conv == NONE, 10**6,
                                                             d - last_conv))
-            rule = match(st, obs)
+            rule = match(st, obs, self._rules[arm])
             self.rule_today[idx] = rule
             for i, r in enumerate(st.rules):
                 sel = rule == i
@@ -692,11 +910,13 @@ class Run:
                              np.zeros(0, np.int16), exp)
         for key in sorted(requests):
             hour, c = key
-            idx = np.concatenate(requests[key])
-            tone = np.concatenate(tones[key])
-            idx, first = np.unique(idx, return_index=True)
-            self.env.process(self.dispatch(self.env, d, hour, c, idx, tone[first],
-                                           key in reminders))
+            parts = requests[key]
+            if len(parts) == 1 and np.all(parts[0][1:] > parts[0][:-1]):
+                idx, tone = parts[0], tones[key][0]  # one request, already sorted and unique
+            else:
+                idx, first = np.unique(np.concatenate(parts), return_index=True)
+                tone = np.concatenate(tones[key])[first]
+            self.env.process(self.dispatch(self.env, d, hour, c, idx, tone, key in reminders))
 
     def _priority(self, how: str, idx: np.ndarray, dpd: np.ndarray) -> np.ndarray:
         if how == "dpd":
@@ -717,6 +937,8 @@ class Run:
             return
         self.agency_until[idx] = d + self.sc.agency.placement_days
         self.agency_done[idx] = True
+        self._recall_on.add(d + self.sc.agency.placement_days, idx)
+        self._placed.add(np.sort(idx))
         if self._in_window(d):
             self.daily["agency_placements"][d] += len(idx)
 
@@ -731,9 +953,11 @@ class Run:
         self._charge(idx, cost)
         # delay ~ Gamma(2, mean/2): the sum of two exponential stages (filing, judgment)
         half = 0.5 * lgl.delay_days_mean
-        delay = np.maximum(1, np.round(half * (self.streams.exponential("legal", d, idx, 3)
-                                               + self.streams.exponential("legal", d, idx, 4))))
+        u = self.streams.uniform_rows([("legal", d, 3), ("legal", d, 4)], idx)
+        delay = np.maximum(1, np.round(half * (-np.log(u[0]) + -np.log(u[1]))))
         self.legal_day[idx] = d + delay.astype(np.int32)
+        self._legal_on.add(self.legal_day[idx], idx)
+        self._filed.add(np.sort(idx))
         self.promise_day[idx] = NONE
         if self._in_window(d):
             self.daily["legal_actions"][d] += len(idx)
@@ -744,89 +968,103 @@ class Run:
 
     # ------------------------------------------------------------------ contacts
 
-    def _log_rows(self, d: int, hour, idx, chan, kind, outcome) -> None:
-        n = len(idx)
-
-        def col(v, dtype):
-            return np.full(n, v, dtype) if np.ndim(v) == 0 else np.asarray(v, dtype)
-
-        self._today_log.append({
-            "day": np.full(n, d, np.int32), "hour": col(hour, np.float64),
-            "slot": idx.astype(np.int64), "person": self.book.person[idx],
-            "channel": col(chan, np.int16), "kind": col(kind, np.int8),
-            "outcome": outcome.astype(np.int8), "disclosed": np.zeros(n, bool)})
-
     def _contact_delivered(self, d: int, idx: np.ndarray, chan: int | np.ndarray,
-                           tone: np.ndarray, third_party: float = 1.0) -> None:
-        """Bookkeeping shared by every delivered contact: counts and complaints."""
-        self.recent[idx, d % 7] += 1
-        ep = self.ep[idx]
+                           tone: np.ndarray, third_party: float = 1.0,
+                           p: np.ndarray | None = None, ep: np.ndarray | None = None,
+                           u: np.ndarray | None = None, seg: np.ndarray | None = None,
+                           hard: np.ndarray | None = None) -> None:
+        """Bookkeeping shared by every delivered contact: counts and complaints.
+        ``p``, ``ep``, ``u``, ``seg``, ``hard``: the slots' persons, episodes, complaint
+        draws, segments and hardship, when the caller has them already."""
+        col = d % 7
+        rows = np.take(self.recent, idx, axis=0)  # the week's contacts: one line per account
+        rows[:, col] += 1
+        self._recent_flat[idx * 7 + col] = rows[:, col]
+        self._recent_touched[col].append(idx)
+        ep = self.ep[idx] if ep is None else ep
         has = ep >= 0
-        np.add.at(self.eps.contacts, ep[has], 1)
+        self.eps.contacts[ep[has]] += 1  # distinct slots, distinct episodes
         if self._in_window(d):
             self.daily["contacts"][d] += len(idx)
         b = self.sc.behaviour
         c0 = self.cat.complaint_base[chan]
-        p = bh.complaint_probability(c0, b.complaint_alpha, self.recent[idx].sum(axis=1),
-                                     b.complaint_free_contacts, tone, self.hardship(idx),
-                                     b.complaint_hardship_pressure, third_party,
-                                     self.people.complaint_prop[self.book.person[idx]])
-        draw = np.asarray(chan, dtype=np.int64) * 4 + 1000
-        comp = self.streams.uniform("complaint", d, idx, draw) < p
+        p = self.book.person[idx] if p is None else p
+        if hard is None:
+            hard = (self.shock_active[p] > 0) | (self._trait("cause", p, seg) == HARDSHIP)
+        prob = bh.complaint_probability(c0, b.complaint_alpha, rows.sum(axis=1),
+                                        b.complaint_free_contacts, tone, hard,
+                                        b.complaint_hardship_pressure, third_party,
+                                        self.people.complaint_prop[p])
+        if u is None:
+            u = self.streams.uniform("complaint", d, idx, self._complaint_draw(chan))
+        comp = u < prob
         if comp.any():
             ci = idx[comp]
             self.complained[ci] = True
-            e = self.ep[ci]
-            np.add.at(self.eps.complaints, e[e >= 0], 1)
+            e = ep[comp]
+            self.eps.complaints[e[e >= 0]] += 1  # distinct slots, distinct episodes
             self.daily["complaints"][d] += len(ci)
             each = self.sc.customer.complaint_handling_cost * 100
             self.daily["complaint_cost"][d] += len(ci) * each
-            self._charge(ci, each)
+            self._charge(ci, each, e)
+
+    @staticmethod
+    def _complaint_draw(chan: int | np.ndarray) -> int | np.ndarray:
+        return np.asarray(chan, dtype=np.int64) * 4 + 1000
 
     def deliver(self, d: int, hour: float, chan: int, idx: np.ndarray, tone: np.ndarray,
                 reminder: bool) -> None:
         """An automated channel at its hour: gate, reach, cost, effect, log."""
         live = ~self.vacant[idx]
-        idx, tone = idx[live], tone[live]
+        if not live.all():
+            idx, tone = idx[live], tone[live]
         kind = int(self.cat.kind[chan])
         req = self.cat.requires[chan]
+        p = self.book.person[idx]
         if req:
-            p = self.book.person[idx]
             has = self.people.app_user[p] if req == 1 else self.people.email[p]
-            idx, tone = idx[has], tone[has]
+            idx, tone, p = idx[has], tone[has], p[has]
         if not len(idx):
             return
         before = self.gate.blocked.copy()
         ok = self.gate.check(d, hour, idx, kind)
         self._count_blocked(d, before)
-        idx, tone = idx[ok], tone[ok]
+        if not ok.all():
+            idx, tone, p = idx[ok], tone[ok], p[ok]
         if not len(idx):
             return
         self.gate.record(d, idx, kind)
         self.channel_cost[d, chan] += self.cat.cost_cents[chan] * len(idx)
-        self._charge(idx, self.cat.cost_cents[chan])
+        ep = self.ep[idx]
+        self._charge(idx, self.cat.cost_cents[chan], ep)
         self.channel_attempts[d, chan] += len(idx)
-        u = self.streams.uniform("contact", d, idx, 500 + chan)
+        # reach, complaint and opt-out draws of every attempt in one hash
+        rows = [("contact", d, 500 + chan), ("complaint", d, int(self._complaint_draw(chan)))]
+        if kind == MESSAGE:
+            rows.append(("optout", d, chan))
+        u = self.streams.uniform_rows(rows, idx)
         if kind == IVR:
-            reach = np.minimum(0.95, self.people.contactability[self.book.person[idx]]
-                               * self.profile[int(hour) % 24])
-            self.daily["call_attempts"][d] += 0  # IVR attempts are counted by channel
+            reach = np.minimum(0.95, self.people.contactability[p] * self.profile[int(hour) % 24])
+            got = u[0] < reach
+        elif self.cat.reach[chan] >= 1.0:
+            got = np.ones(len(idx), dtype=bool)  # every uniform is below 1
         else:
-            reach = self.cat.reach[chan]
-        got = u < reach
+            got = u[0] < self.cat.reach[chan]
         outcome = np.where(got, DELIVERED, NOT_DELIVERED)
-        self._log_rows(d, hour, idx, chan, kind, outcome)
-        di, dt_ = idx[got], tone[got]
-        if len(di):
-            self._impulse(di, chan)
+        self._today.append(d, hour, idx, p, chan, kind, outcome)
+        if not got.all():
+            idx, tone, p, ep, u = idx[got], tone[got], p[got], ep[got], u[:, got]
+        if len(idx):
+            seg = self.people.segment[p]
+            self._impulse(idx, chan, p=p, seg=seg)
             if reminder:
-                self.last_reminder[di] = d
-            self._contact_delivered(d, di, chan, dt_)
+                self.last_reminder[idx] = d
+            self._contact_delivered(d, idx, chan, tone, p=p, ep=ep, u=u[1], seg=seg)
             if kind == MESSAGE:
-                out = self.streams.uniform("optout", d, di, chan) < self.sc.behaviour.optout_per_message
+                out = u[2] < self.sc.behaviour.optout_per_message
                 if out.any():
-                    self.gate.optout[di[out]] = True
-                    self.auditor.optouts(d, hour, self.book.person[di[out]])
+                    self.gate.optout[idx[out]] = True
+                    self.auditor.optouts(d, hour, p[out])
 
     def _count_blocked(self, d: int, before: dict[str, int]) -> None:
         for k, rule in enumerate(RULES):
@@ -841,6 +1079,8 @@ class Run:
     def call_gate(self, d: int, hour: float, idx: np.ndarray, chan: np.ndarray,
                   count: bool) -> np.ndarray:
         kinds = self.cat.kind[chan]
+        if not count and not (kinds == THIRD).any():
+            return self.gate.check(d, hour, idx, AGENT, count=False)  # the usual batch
         ok = np.zeros(len(idx), bool)
         before = self.gate.blocked.copy()
         for k in (AGENT, THIRD):
@@ -852,51 +1092,62 @@ class Run:
         return ok
 
     def call_outcomes(self, d: int, hour: float, idx: np.ndarray, chan: np.ndarray,
-                      made: np.ndarray, desk: Desk) -> tuple[np.ndarray, np.ndarray]:
+                      made: np.ndarray, desk: Desk,
+                      p: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Outcome and handle minutes of each attempt: pure draws, nothing booked."""
         c = self.sc.collectors
-        p = self.book.person[idx]
-        draw = made.astype(np.int64) * 8
-        answer = np.minimum(0.95, self.people.contactability[p] * self.profile[int(hour) % 24])
-        u_ans = self.streams.uniform("contact", d, idx, draw)
-        u_rp = self.streams.uniform("contact", d, idx, draw + 1)
+        p = self.book.person[idx] if p is None else p
+        prof = self.profile[int(hour) % 24]
+        answer = np.minimum(0.95, self.people.contactability[p] * prof)
+        # answer, right party and talk time of attempt k: draws 8k, 8k + 1 and 8k, in one hash
+        u = self.streams.uniform_rows([("contact", d, 0), ("contact", d, 1), ("handle", d, 0)],
+                                      idx, made.astype(np.int64) * 8)
         third = self.cat.kind[chan] == THIRD
-        answered = u_ans < np.where(third, 0.5 * self.profile[int(hour) % 24], answer)
-        rpc = answered & (u_rp < c.right_party_given_answer)
-        outcome = np.where(~answered, NO_ANSWER,
-                           np.where(third, THIRD_PARTY_REACHED,
-                                    np.where(rpc, CONVERSATION, WRONG_PARTY)))
-        talk = np.exp(np.log(c.rpc_median_minutes)
-                      + c.rpc_sigma * self.streams.normal("handle", d, idx, draw))
-        outcome = outcome.astype(np.int8)
+        some_third = bool(third.any())
+        answered = u[0] < (np.where(third, 0.5 * prof, answer) if some_third else answer)
+        rpc = answered & (u[1] < c.right_party_given_answer)
+        outcome = np.zeros(len(idx), np.int8)  # NO_ANSWER
+        outcome[answered] = WRONG_PARTY
+        outcome[rpc] = CONVERSATION
+        if some_third:
+            outcome[answered & third] = THIRD_PARTY_REACHED
         minutes = self._fixed_minutes[outcome]
-        conv = outcome == CONVERSATION
-        minutes[conv] += talk[conv]
-        return outcome.astype(np.int8), minutes
+        conv = np.flatnonzero(outcome == CONVERSATION)
+        if len(conv):  # talk time, lognormal
+            minutes[conv] += np.exp(self._log_rpc_median + c.rpc_sigma * ndtri(u[2, conv]))
+        return outcome, minutes
 
     def execute_calls(self, d: int, hours: np.ndarray, idx: np.ndarray, chan: np.ndarray,
-                      outcome: np.ndarray, minutes: np.ndarray, desk: Desk) -> None:
+                      outcome: np.ndarray, minutes: np.ndarray, desk: Desk,
+                      p: np.ndarray | None = None) -> None:
         team = desk.cfg
+        p = self.book.person[idx] if p is None else p
         kinds = self.cat.kind[chan]
-        for k in (AGENT, THIRD):
-            m = kinds == k
-            if m.any():
-                conv = (outcome[m] == CONVERSATION) if k == AGENT else None
-                self.gate.record(d, idx[m], k, conversation=conv, rpc=conv)
+        agent = kinds == AGENT
+        if agent.all():
+            conv = outcome == CONVERSATION
+            self.gate.record(d, idx, AGENT, conversation=conv, rpc=conv)
+        else:
+            for k in (AGENT, THIRD):
+                m = kinds == k
+                if m.any():
+                    conv = (outcome[m] == CONVERSATION) if k == AGENT else None
+                    self.gate.record(d, idx[m], k, conversation=conv, rpc=conv)
         labour = minutes * team.hourly_cost / 60.0 * 100
         self.daily["collector_cost"][d] += float(labour.sum())
-        np.add.at(self.channel_cost[d], chan, self.cat.cost_cents[chan])
-        self._charge(idx, labour + self.cat.cost_cents[chan])
-        np.add.at(self.channel_attempts[d], chan, 1)
-        agent = kinds == AGENT
+        cost = self.cat.cost_cents[chan]
+        np.add.at(self.channel_cost[d], chan, cost)
+        ep = self.ep[idx]
+        self._charge(idx, labour + cost, ep)
+        self.channel_attempts[d] += np.bincount(chan, minlength=len(self.cat.names))
         self.attempts_hist[idx[agent]] += 1
-        self._log_rows(d, hours, idx, chan, kinds, outcome)
+        self._today.append(d, hours, idx, p, chan, kinds, outcome)
         win = self._in_window(d)
         if win:
-            self.daily["call_attempts"][d] += int(agent.sum())
+            self.daily["call_attempts"][d] += int(np.count_nonzero(agent))
         conv = np.flatnonzero(outcome == CONVERSATION)
         if len(conv):
-            self._conversations(d, idx[conv], chan[conv], desk, win)
+            self._conversations(d, idx[conv], chan[conv], desk, win, p[conv], ep[conv])
         tp = np.flatnonzero(outcome == THIRD_PARTY_REACHED)
         if len(tp):
             ti = idx[tp]
@@ -908,53 +1159,65 @@ class Run:
 
     def _tone(self, idx: np.ndarray) -> np.ndarray:
         r = self.rule_today[idx]
+        if len(self.tones) == 1:
+            return self.tones[0][r]  # r == -1 picks the last entry (gentle)
         out = np.empty(len(idx))
         for arm, tones in enumerate(self.tones):
             m = self.arm[idx] == arm
-            out[m] = tones[r[m]]  # r == -1 picks the last entry (gentle)
+            out[m] = tones[r[m]]
         return out
 
     def _conversations(self, d: int, idx: np.ndarray, chan: np.ndarray, desk: Desk,
-                       win: bool) -> None:
+                       win: bool, p: np.ndarray | None = None,
+                       ep: np.ndarray | None = None) -> None:
         """Right-party contact: the cause comes out; a plan or a promise may follow."""
         b, bk = self.sc.behaviour, self.book
         self.rpc_hist[idx] += 1
         if win:
             self.daily["rpc"][d] += len(idx)
-        p = bk.person[idx]
-        hard = self.hardship(idx)
-        cause = np.where(hard, CAUSE_CODES["hardship"],
-                         np.where(self.people.misread[p], CAUSE_CODES["terms"], self.people.cause[p]))
+        p = bk.person[idx] if p is None else p
+        seg = self.people.segment[p]
+        seg_cause, misread = self._trait("cause", p, seg), self.people.misread[p]
+        hard = (self.shock_active[p] > 0) | (seg_cause == HARDSHIP)
+        cause = np.where(hard, HARDSHIP, np.where(misread, CAUSE_CODES["terms"], seg_cause))
         self.cause[idx] = cause
-        for c in np.unique(chan):
-            sel = chan == c
-            self._impulse(idx[sel], int(c), desk.cfg.skill)
-        self._contact_delivered(d, idx, chan, self._tone(idx))
+        if (chan == chan[0]).all():
+            self._impulse(idx, int(chan[0]), desk.cfg.skill, p=p, seg=seg)
+        else:
+            for c in np.unique(chan):
+                sel = chan == c
+                self._impulse(idx[sel], int(c), desk.cfg.skill)
+        # one hash for the complaint, plan, promise and promised-day draws of every conversation
+        u_comp, u_plan, u_promise, u_day = self.streams.uniform_rows(
+            [("complaint", d, self._complaint_draw(chan)), ("plan", d, 0), ("promise", d, 0),
+             ("promise", d, 2)], idx)
+        self._contact_delivered(d, idx, chan, self._tone(idx), p=p, ep=ep, u=u_comp, seg=seg,
+                                hard=hard)
         # plan offers, as the account's rule allows
         dpd = self.dpd_or_zero(idx, d)
         arm = self.arm[idx] if len(self.strategies) > 1 else 0
+        rule = self.rule_today[idx]
         # the first offer the account's rule allows: settlement only past 90 DPD
-        plan_kind = np.where(dpd > 90, self._offer_late[arm, self.rule_today[idx]],
-                             self._offer_early[arm, self.rule_today[idx]])
+        plan_kind = np.where(dpd > 90, self._offer_late[arm, rule], self._offer_early[arm, rule])
         # re-ageing policy: no second plan within the cool-down (FFIEC: once in 12 months)
         offered = (plan_kind >= 0) & (d - self.last_plan[idx] >= b.plan_cooldown_days)
         accepted = np.zeros(len(idx), bool)
+        will = self._trait("willingness", p, seg)
         if offered.any():
-            seg = self.people.segment[p]
             acc = bh.plan_acceptance(self.seg_accept[seg], desk.cfg.skill, hard,
-                                     b.hardship_acceptance_boost, self.people.willingness[p])
-            accepted = offered & (self.streams.uniform("plan", d, idx) < acc)
+                                     b.hardship_acceptance_boost, will)
+            accepted = offered & (u_plan < acc)
             self._plans(d, idx[accepted], plan_kind[accepted])
         # a promise to pay, kept or not a few days later
         rest = ~accepted
         ri = idx[rest]
-        pr = bh.promise_probability(b.promise_rate, desk.cfg.skill,
-                                    self.people.willingness[p[rest]], self.people.misread[p[rest]])
-        promise = self.streams.uniform("promise", d, ri, 0) < pr
+        pr = bh.promise_probability(b.promise_rate, desk.cfg.skill, will[rest], misread[rest])
+        promise = u_promise[rest] < pr
         pi = ri[promise]
         if len(pi):
-            delay = 1 + np.floor(self.streams.uniform("promise", d, pi, 2) * b.promise_days_max)
+            delay = 1 + np.floor(u_day[rest][promise] * b.promise_days_max)
             self.promise_day[pi] = d + delay.astype(np.int32)
+            self._promise_on.add(self.promise_day[pi], pi)
             if win:
                 self.daily["promises"][d] += len(pi)
 
@@ -985,6 +1248,7 @@ class Run:
                 self.daily["waived"][d] += waived.sum()
                 self._charge(j, waived)
                 self._planned_today[j] = True
+                self._replanned.add(np.sort(j))
                 self._cured(d, j, CURE_PLAN)
 
     # ------------------------------------------------------------------ end of day
@@ -994,7 +1258,7 @@ class Run:
         log = self._flush_log()
         self.auditor.day(d, log)
         if self.record_contacts and len(log["day"]):
-            self._log.append(log)
+            self._log.append({k: v.copy() for k, v in log.items()})
         for desk in self.desks:
             desk.end_of_day()
         if self._in_window(d):
@@ -1006,22 +1270,51 @@ class Run:
         for desk in self.desks:
             desk.capacity_min = desk.used_min = 0.0
             desk.expired = 0
-        dpd = bk.dpd(d)
-        bucket = lg.bucket_of(dpd)
-        live = ~self.vacant
-        active = live & (bk.status == lg.ACTIVE)
-        bal = bk.balance()
-        self.bucket_count[d] = np.bincount(bucket[active], minlength=7)[:7]
-        self.bucket_balance[d] = np.bincount(bucket[active], weights=bal[active], minlength=7)[:7]
+        # Every slot past due is in the owing set (nothing is billed during the day), so
+        # the bucket mix is counted there; the rest of the active book is current. Sums
+        # of whole cents are exact in float64, so the order of summation cannot matter.
+        w = self._owing.members()
+        b_w = lg.bucket_of(bk.dpd_of(d, w))
+        act_w = ~self.vacant[w] & (bk.status[w] == lg.ACTIVE)
+        late = act_w & (b_w > 0)
+        bal_late = bk.balance(w[late])
+        n_vacant = np.count_nonzero(self.vacant)
+        n_idle = np.count_nonzero((bk.status == lg.IDLE) & ~self.vacant)
+        n_active = self.n - n_vacant - n_idle
+        counts = np.bincount(b_w[late], minlength=7)[:7]
+        counts[0] = n_active - counts[1:].sum()
+        # a slot that is not active owes nothing (a plan ends paid, a closed slot is zeroed);
+        # due and fees are owed in the owing set only, the unbilled total is kept by the ledger
+        total = bk.unbilled_total + int(bk.due[w].sum()) + int(bk.fees[w].sum())
+        money = np.bincount(b_w[late], weights=bal_late, minlength=7)[:7]
+        money[0] = float(total - int(bal_late.sum()))
+        self.bucket_count[d] = counts
+        self.bucket_balance[d] = money
+        agency = self._placed.members()
+        agency = self._placed.keep(self.agency_until[agency] != NONE)
+        legal = self._filed.members()
+        legal = self._filed.keep(self.legal_day[legal] != NONE)
+        re = self._replanned.members()
+        re = self._replanned.keep(bk.plan_type[re] != lg.ORIGINAL)
         self.state_count[d] = (
-            np.count_nonzero(live & (bk.status == lg.IDLE)), np.count_nonzero(self.vacant),
-            np.count_nonzero(self.agency_until != NONE), np.count_nonzero(self.legal_day != NONE),
-            np.count_nonzero(active & (bk.plan_type != lg.ORIGINAL)))
-        self.daily["balance"][d] = bal.sum()
+            n_idle, n_vacant, len(agency), len(legal),
+            np.count_nonzero(~self.vacant[re] & (bk.status[re] == lg.ACTIVE)))
+        self.daily["balance"][d] = total
         if self.cal.month_end[d]:
-            code = np.where(active, bucket, 0).astype(np.int8)
-            self.snapshots.append((d, code, bk.person.copy(), bal.copy()))
+            code = np.zeros(self.n, np.int8)
+            code[w[act_w]] = b_w[act_w]
+            self.snapshots.append((d, code, bk.person.copy(), bk.balance()))
         if self.check_invariants:
+            # the shortcuts above, checked against the whole book
+            dpd = bk.dpd(d)
+            bucket = lg.bucket_of(dpd)
+            active = ~self.vacant & (bk.status == lg.ACTIVE)
+            bal = bk.balance()
+            assert np.array_equal(self.bucket_count[d], np.bincount(bucket[active], minlength=7)[:7])
+            assert np.array_equal(self.bucket_balance[d], np.bincount(
+                bucket[active], weights=bal[active], minlength=7)[:7])
+            assert not bal[~active].any(), "a slot that is not active owes money"
+            assert total == int(bal.sum()), "the running unbilled total drifted"
             same = bk.person == self._prev_person
             # a slot closed today (charge-off, settlement) has no DPD left, and that is fine
             back = (same & (dpd < self._prev_dpd) & ~self._paid_today & ~self._planned_today
@@ -1035,12 +1328,7 @@ class Run:
                                      f"{np.count_nonzero(res)} slots off, total {res.sum()} cents")
 
     def _flush_log(self) -> dict[str, np.ndarray]:
-        if self._today_log:
-            log = {k: np.concatenate([r[k] for r in self._today_log]) for k in LOG_COLUMNS}
-        else:
-            log = {k: np.zeros(0) for k in LOG_COLUMNS}
-        self._today_log = []
-        return log
+        return self._today.flush()
 
     def contact_log(self):
         import pandas as pd
@@ -1145,4 +1433,85 @@ def run_arms(scenario: Scenario, strategies: list[Strategy], shares: list[float]
                       record_contacts=record_contacts).result()
 
 
-__all__ = ["Run", "Simulation", "run", "run_arms", "assign_arms", "CAUSES"]
+# --------------------------------------------------------------------------- memory
+
+# Peak memory of one run, fitted to measured peak RSS (ru_maxrss of a fresh process that
+# imported sim and ran `run` with seed_playbook on the baseline: 5,000 to 1,000,000
+# accounts, 60 to 2,160 days, within 2.5% of every measurement; docs/RELIABILITY.md):
+# the interpreter with numpy, pandas, scipy, simpy and sim loaded, then a part per
+# account (ledger, per-slot state, gate, queues), per account and day (month-end
+# snapshots, episodes, daily records), per person drawn (the book and the reserve of
+# joiners: traits, auditor history) and per hardship shock drawn up front (measured with
+# shock rates of 50 a year: 95 bytes each).
+MEMORY_FIXED = 147_000_000
+MEMORY_PER_ACCOUNT = 280
+MEMORY_PER_ACCOUNT_DAY = 1.0
+MEMORY_PER_PERSON = 80
+MEMORY_PER_SHOCK = 95
+MAX_SHOCKS_PER_TYPE = 10_000  # sim.population draws at most this many per person and type
+
+
+def expected_shocks(scenario: Scenario) -> float:
+    """How many hardship shocks a run draws up front, on average."""
+    from .population import reserve_size
+
+    days = scenario.horizon.days
+    persons = scenario.population.accounts + reserve_size(scenario.population, days)
+    intensity = float(macro_curve(scenario.economy, max(days, 1)).sum()) / 365.0
+    per_person = sum(min(MAX_SHOCKS_PER_TYPE, s.rate_per_year * intensity)
+                     for s in scenario.economy.shocks.values())
+    return persons * per_person
+
+
+def estimate_memory(scenario: Scenario) -> int:
+    """Bytes one run of ``scenario`` needs at its peak (a process of its own)."""
+    from .population import reserve_size
+
+    pop, days = scenario.population, scenario.horizon.days
+    persons = pop.accounts + reserve_size(pop, days)
+    return int(MEMORY_FIXED + pop.accounts * (MEMORY_PER_ACCOUNT + MEMORY_PER_ACCOUNT_DAY * days)
+               + persons * MEMORY_PER_PERSON + expected_shocks(scenario) * MEMORY_PER_SHOCK)
+
+
+def available_memory() -> int:
+    """Bytes this machine can give a new run now: MemAvailable, else physical memory."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 2**62  # unknown: do not refuse on a guess
+
+
+def check_memory(scenarios: Scenario | list[Scenario], concurrent: int = 1) -> None:
+    """Refuse, before any work, runs that would not fit in memory: ``concurrent`` runs of
+    the largest of ``scenarios`` at once (one per worker process)."""
+    from .errors import ConfigError
+
+    items = scenarios if isinstance(scenarios, list) else [scenarios]
+    sc = max(items, key=estimate_memory)
+    need, have = estimate_memory(sc) * max(1, concurrent), available_memory()
+    if need <= have:
+        return
+    gib = 2**30
+    per_run = need / max(1, concurrent)
+    # accounts that would fit: invert the estimate's linear part in population.accounts
+    slope = (estimate_memory(sc) - MEMORY_FIXED) / sc.population.accounts
+    fits = max(0, int((have / max(1, concurrent) - MEMORY_FIXED) / slope)) if slope > 0 else 0
+    runs = f" x {concurrent} runs at once" if concurrent > 1 else ""
+    hint = f"at most about {fits:,} accounts would fit" if fits else "no book size would fit"
+    if concurrent > 1:
+        hint += "; or use fewer --workers"
+    msg = (f"{sc.population.accounts:,} accounts over {sc.horizon.days:,} days need about "
+           f"{per_run / gib:.1f} GiB per run{runs} ({need / gib:.1f} GiB); this machine has "
+           f"{have / gib:.1f} GiB available; {hint}")
+    raise ConfigError(f"scenario {sc.name}", [("population.accounts", msg)])
+
+
+__all__ = ["Run", "Simulation", "run", "run_arms", "assign_arms", "CAUSES", "estimate_memory",
+           "check_memory", "available_memory"]

@@ -3,13 +3,24 @@
 Replication r of every strategy uses the same SeedSequence child, so two strategies in
 the same replication face the same people, the same shocks and the same per-day draws;
 their paired difference then carries little noise (DESIGN.md, "common random numbers").
+
+Also here: sequential stopping (``compare_until``), the champion/challenger sample-size
+helper (``sample_size``), the executors runs go to (``open_executor``: in-process, a
+local process pool, or a Dask cluster) and ``sweep``, whose machinery is in
+:mod:`sim.sweep` and :mod:`sim.runstore`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +28,7 @@ from scipy import stats
 
 from .config import Scenario, Strategy
 from .engine import run
+from .errors import ConfigError
 from .results import ExperimentResult, RunResult
 
 
@@ -167,3 +179,198 @@ def _welch_half_width(a: np.ndarray, b: np.ndarray, level: float) -> float:
         return 0.0
     df = (va + vb) ** 2 / ((va**2 + vb**2) / (n - 1)) if (va + vb) > 0 else n - 1
     return float(stats.t.ppf(0.5 + level / 2, df) * se)
+
+
+# --------------------------------------------------------------------------- sequential stopping
+
+STOP_PRECISION = "precision reached"
+STOP_MAX = "max replications"
+
+
+def precision_half_widths(result: ExperimentResult, kpi: str) -> dict[str, float]:
+    """Half-width of the interval that sequential stopping watches, per strategy.
+
+    With several strategies: each paired difference against the reference. With one
+    strategy there is no pair, so the interval of its own mean is watched instead.
+    """
+    if len(result.strategies) > 1:
+        p = result.paired[result.paired["kpi"] == kpi]
+        return {s: float(h) for s, h in zip(p["strategy"], p["paired_half_width"], strict=True)}
+    s = result.summary[result.summary["kpi"] == kpi]
+    return {st: float((hi - lo) / 2) for st, lo, hi
+            in zip(s["strategy"], s["ci_low"], s["ci_high"], strict=True)}
+
+
+def _next_total(n: int, widths: dict[str, float], precision: float, cap: int) -> int:
+    """How many replications to have after the next batch.
+
+    A half-width shrinks like 1/sqrt(n), so n * (h / precision)^2 is the projected need;
+    growth is capped at doubling because an sd from a handful of runs is itself noisy
+    and overshooting wastes whole batches.
+    """
+    need = n + 1
+    for h in widths.values():
+        if not math.isfinite(h):
+            need = max(need, 2 * n)  # undefined so far: more runs are the only remedy
+        elif h > precision:
+            need = max(need, math.ceil(n * (h / precision) ** 2))
+    return min(cap, max(n + 1, min(need, 2 * n)))
+
+
+def compare_until(scenario: Scenario, strategies: Sequence[Strategy], precision: float,
+                  kpi: str = "cure_rate_30", max_replications: int = 50,
+                  min_replications: int = 3, seed: int = 0, reference: str | None = None,
+                  executor: Executor | None = None,
+                  on_done: Callable[[RunSpec, RunResult], None] | None = None,
+                  on_batch: Callable[[int], None] | None = None) -> ExperimentResult:
+    """Add replications in batches until every paired interval of ``kpi`` is narrow enough.
+
+    ``precision`` is the largest acceptable 95% half-width, in the KPI's own units (a
+    rate is a fraction: half a percentage point is 0.005). Stops when every paired
+    difference against the reference has a half-width <= precision, or when
+    ``max_replications`` is reached; ``meta["stopped"]`` says which. Replication r always
+    uses seed child r, so the result equals ``compare`` with the same final count.
+    ``on_batch(n)`` is told before each batch how many replications there will be.
+    """
+    if not (math.isfinite(precision) and precision > 0):
+        raise ValueError(f"precision must be a positive number, got {precision}")
+    if min_replications < 2:
+        raise ValueError("a confidence interval needs at least 2 replications")
+    if max_replications < min_replications:
+        raise ValueError(f"max_replications ({max_replications}) is below min_replications "
+                         f"({min_replications})")
+    names = [s.name for s in strategies]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"give distinct strategies, got {names}")
+    specs: list[RunSpec] = []
+    results: list[RunResult] = []
+    n, target, batches = 0, min_replications, []
+    while True:
+        if on_batch is not None:
+            on_batch(target)
+        new = [RunSpec(scenario, st, seed, r) for r in range(n, target) for st in strategies]
+        results += run_specs(new, executor, on_done)
+        specs += new
+        n = target
+        batches.append(n)
+        exp = assemble(scenario, specs, results, reference)
+        if kpi not in set(exp.runs["kpi"]):
+            raise ValueError(f"unknown KPI {kpi!r}; the runs report {sorted(set(exp.runs['kpi']))}")
+        widths = precision_half_widths(exp, kpi)
+        if all(math.isfinite(h) and h <= precision for h in widths.values()):
+            stopped = STOP_PRECISION
+            break
+        if n >= max_replications:
+            stopped = STOP_MAX
+            break
+        target = _next_total(n, widths, precision, max_replications)
+    exp.meta.update({"stopped": stopped, "precision": precision, "precision_kpi": kpi,
+                     "half_widths": {s: (h if math.isfinite(h) else None)
+                                     for s, h in widths.items()},
+                     "max_replications": max_replications, "batches": batches})
+    return exp
+
+
+# --------------------------------------------------------------------------- sample size
+
+
+def sample_size(sd: float, min_detectable_diff: float, alpha: float = 0.05, power: float = 0.8,
+                ratio: float = 1.0, sd_reference: float | None = None) -> int:
+    """Accounts the challenger arm needs to detect ``min_detectable_diff`` in a KPI.
+
+    Two-sample normal approximation for a two-sided test at level ``alpha``:
+
+        n_challenger = (z[1 - alpha/2] + z[power])^2 * (sd^2 + sd_ref^2 / ratio) / delta^2
+
+    ``sd`` is the per-account standard deviation of the KPI in the challenger arm
+    (for a rate p, sqrt(p * (1 - p))); ``sd_reference`` the champion's (default: the
+    same); ``ratio`` is champion accounts per challenger account (9 for a 90/10 split),
+    so the champion arm needs ``ratio * n_challenger``. With sd = 1, delta = 0.5,
+    alpha = 0.05, power = 0.8 and equal arms this gives the textbook 63 per arm.
+    """
+    sd_ref = sd if sd_reference is None else sd_reference
+    if not (sd >= 0 and sd_ref >= 0 and math.isfinite(sd) and math.isfinite(sd_ref)):
+        raise ValueError("standard deviations must be finite and non-negative")
+    if not min_detectable_diff or not math.isfinite(min_detectable_diff):
+        raise ValueError("min_detectable_diff must be a non-zero finite number")
+    if not (0 < alpha < 1 and 0 < power < 1):
+        raise ValueError("alpha and power must lie strictly between 0 and 1")
+    if not ratio > 0:
+        raise ValueError("ratio (champion accounts per challenger account) must be positive")
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    n = z**2 * (sd**2 + sd_ref**2 / ratio) / min_detectable_diff**2
+    return max(1, math.ceil(n - 1e-9))  # the epsilon keeps an exact integer from rounding up
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def available_cores() -> int:
+    """Cores this process may use (affinity-aware where the OS tells us)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def open_executor(workers: int | None = None, scheduler: str | None = None,
+                  tasks: int | None = None) -> Iterator[Executor | None]:
+    """An executor for runs: a Dask cluster, a local process pool, or None (in-process).
+
+    ``workers=None`` means as many processes as cores; ``tasks`` (how many runs are
+    pending) trims the pool so no idle process is spawned. The pool uses the spawn
+    context explicitly, so the global start method is never touched. On Dask, every run
+    carries its seed in its RunSpec and is submitted with ``pure=False``: Dask must not
+    merge two submissions that happen to look alike.
+    """
+    if workers is not None and scheduler is not None:
+        raise ConfigError("--scheduler", [("", "give --workers or --scheduler, not both")])
+    if scheduler is not None:
+        client = _dask_client(scheduler)
+        try:
+            yield client.get_executor(pure=False)
+        finally:
+            client.close()
+        return
+    n = available_cores() if workers is None else workers
+    if tasks is not None:
+        n = min(n, tasks)
+    if n <= 1:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from distributed import Client  # lazily: dask is an optional extra (`dist`)
+    except ImportError:
+        raise ConfigError("--scheduler", [("", "needs dask distributed; install the extra: "
+                                               "pip install 'collectsim[dist]'")]) from None
+    try:
+        return Client(address, timeout=20)
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        raise ConfigError("--scheduler", [("", f"cannot reach a Dask scheduler at {address!r}: "
+                                               f"{e}; start one with `dask scheduler` and give "
+                                               "its tcp://HOST:PORT address")]) from None
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def sweep(path_or_spec: str | Path | dict[str, Any], out: str | Path | None = None,
+          executor: Executor | None = None, overrides: Sequence[str] = (),
+          progress: Callable[[Any], None] | None = None, workers: int | None = None,
+          scheduler: str | None = None) -> pd.DataFrame:
+    """Run a sweep file (or dict) and return its tidy KPI table; see :mod:`sim.sweep`.
+
+    ``df = sweep("scenarios/sweeps/capacity.toml", overrides=["population.accounts=20000"])``
+    """
+    from .sweep import sweep as _sweep  # sim.sweep builds on this module
+
+    return _sweep(path_or_spec, out=out, executor=executor, overrides=overrides,
+                  progress=progress, workers=workers, scheduler=scheduler)

@@ -112,6 +112,10 @@ class Book:
         self.plan_type = np.zeros(n, dtype=np.int8)
         self.plan_no = i32()
         self.reborrow_day = i32(NONE)
+        # the book's unbilled principal, kept by the functions below as they move it, so
+        # that a day's balance needs no pass over every slot (due and fees are summed over
+        # the owing slots by the engine)
+        self.unbilled_total = 0
 
     # ----------------------------------------------------------------- views
 
@@ -126,6 +130,11 @@ class Book:
         d = day - self.oldest_day
         return np.where(self.oldest_day == NONE, 0, np.maximum(d, 0)).astype(np.int32)
 
+    def dpd_of(self, day: int, idx: np.ndarray) -> np.ndarray:
+        """``dpd(day)[idx]``, for a few slots without touching the whole book."""
+        d = day - self.oldest_day[idx]
+        return np.where(self.oldest_day[idx] == NONE, 0, np.maximum(d, 0)).astype(np.int32)
+
     def residual(self) -> np.ndarray:
         """Conservation residual per slot in cents: must be exactly 0 everywhere."""
         lhs = self.opening + self.lent + self.fee_flow + self.interest_flow
@@ -133,17 +142,24 @@ class Book:
         return lhs - rhs
 
 
+# bucket by DPD as a table (the searchsorted over BUCKET_EDGES, done once): a binary
+# search per account was the most expensive line of a day's recording
+_BUCKET_LUT = np.searchsorted(BUCKET_EDGES, np.arange(BUCKET_EDGES[-1] + 2), side="left").astype(
+    np.int8)
+
+
 def bucket_of(dpd: np.ndarray) -> np.ndarray:
     """0 = current, 1..6 = M1..M6 (DPD past 180 is still M6 until charge-off)."""
-    return np.searchsorted(BUCKET_EDGES, dpd, side="left").astype(np.int8)
+    return _BUCKET_LUT[np.clip(dpd, 0, len(_BUCKET_LUT) - 1)]
 
 
 # --------------------------------------------------------------------------- flows
 
 
 def open_plan(book: Book, cal: Calendar, idx: np.ndarray, day: int, principal: np.ndarray,
-              term: np.ndarray, fee_rate: float, age: np.ndarray | None = None) -> None:
-    """A new instalment plan; ``age`` instalments already paid (the starting book)."""
+              term: np.ndarray, fee_rate: float, age: np.ndarray | None = None) -> np.ndarray:
+    """A new instalment plan; ``age`` instalments already paid (the starting book).
+    Returns the principal lent per slot (cents)."""
     term = np.asarray(term, dtype=np.int64)
     principal = np.asarray(principal, dtype=np.int64)
     inst = -(-principal // term)  # ceil: the last instalment takes the remainder
@@ -151,6 +167,7 @@ def open_plan(book: Book, cal: Calendar, idx: np.ndarray, day: int, principal: n
     remaining = np.maximum(principal - inst * paid_already, 0)
     left = term - paid_already
     book.unbilled[idx] += remaining
+    book.unbilled_total += int(remaining.sum())
     book.lent[idx] += remaining
     book.inst[idx] = inst
     book.fee_amt[idx] = np.floor(principal * fee_rate).astype(np.int64)
@@ -165,28 +182,39 @@ def open_plan(book: Book, cal: Calendar, idx: np.ndarray, day: int, principal: n
     nm = np.where(first_due > day, month, month + 1)
     book.next_due_month[idx] = nm
     book.next_due_day[idx] = cal.due_day(nm, book.dom[idx])
+    return remaining
 
 
 def bill(book: Book, cal: Calendar, idx: np.ndarray) -> np.ndarray:
     """Bill the instalment due today; returns the amount billed per slot (cents)."""
-    last = book.n_left[idx] <= 1
-    amount = np.where(last, book.unbilled[idx], np.minimum(book.inst[idx], book.unbilled[idx]))
+    return bill_parts(book, cal, idx)[0]
+
+
+def bill_parts(book: Book, cal: Calendar,
+               idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``bill``, also returning the fee and the instalments left per slot: on a large
+    book every field read again is another cache miss per slot billed."""
+    # each field is read once: a day's bills touch a thirtieth of a large book at random
+    n_left, unbilled = book.n_left[idx], book.unbilled[idx]
+    amount = np.where(n_left <= 1, unbilled, np.minimum(book.inst[idx], unbilled))
     fee = book.fee_amt[idx]
-    book.unbilled[idx] -= amount
+    book.unbilled[idx] = unbilled - amount
+    book.unbilled_total -= int(amount.sum())
     book.due[idx] += amount + fee
     book.fee_flow[idx] += fee
-    book.n_left[idx] -= 1
+    n_left = n_left - 1
+    book.n_left[idx] = n_left
     m = book.next_due_month[idx]
     book.last_due_month[idx] = m
-    more = book.n_left[idx] > 0
     book.next_due_month[idx] = m + 1
-    book.next_due_day[idx] = np.where(more, cal.due_day(m + 1, book.dom[idx]), NONE)
-    return amount + fee
+    book.next_due_day[idx] = np.where(n_left > 0, cal.due_day(m + 1, book.dom[idx]), NONE)
+    return amount + fee, fee, n_left
 
 
 def mark_missed(book: Book, cal: Calendar, idx: np.ndarray, cycle_amount: np.ndarray,
-                late_rate: float, late_fixed_cents: int) -> None:
-    """The amount billed today was not paid: late fee, and the oldest due date if new."""
+                late_rate: float, late_fixed_cents: int) -> np.ndarray:
+    """The amount billed today was not paid: late fee, and the oldest due date if new.
+    Returns the late fee per slot (cents)."""
     fee = np.floor(cycle_amount * late_rate).astype(np.int64) + late_fixed_cents
     book.fees[idx] += fee
     book.fee_flow[idx] += fee
@@ -194,21 +222,24 @@ def mark_missed(book: Book, cal: Calendar, idx: np.ndarray, cycle_amount: np.nda
     nidx = idx[new]
     book.oldest_month[nidx] = book.last_due_month[nidx]
     book.oldest_day[nidx] = cal.due_day(book.last_due_month[nidx], book.dom[nidx])
+    return fee
 
 
-def accrue_interest(book: Book, idx: np.ndarray, daily_rate: float) -> None:
+def accrue_interest(book: Book, idx: np.ndarray, daily_rate: float) -> np.ndarray:
+    """Penalty interest on the overdue instalments; returns it per slot (cents)."""
     i = np.floor(book.due[idx] * daily_rate).astype(np.int64)
     book.fees[idx] += i
     book.interest_flow[idx] += i
+    return i
 
 
 def pay(book: Book, cal: Calendar, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     """Apply payments (capped at what is owed): fees first, then the oldest instalments."""
-    owed = book.due[idx] + book.fees[idx]
-    amount = np.minimum(np.asarray(amount, dtype=np.int64), owed)
-    to_fees = np.minimum(amount, book.fees[idx])
-    book.fees[idx] -= to_fees
-    book.due[idx] -= amount - to_fees
+    due, fees = book.due[idx], book.fees[idx]
+    amount = np.minimum(np.asarray(amount, dtype=np.int64), due + fees)
+    to_fees = np.minimum(amount, fees)
+    book.fees[idx] = fees - to_fees
+    book.due[idx] = due - (amount - to_fees)
     book.paid[idx] += amount
     _refresh_oldest(book, cal, idx)
     return amount
@@ -253,6 +284,7 @@ def reterm(book: Book, cal: Calendar, idx: np.ndarray, day: int, months: int) ->
     book.waived[idx] += waived
     book.fees[idx] = 0
     book.unbilled[idx] += book.due[idx]
+    book.unbilled_total += int(book.due[idx].sum())
     book.due[idx] = 0
     book.n_left[idx] += months
     book.inst[idx] = -(-book.unbilled[idx] // np.maximum(book.n_left[idx], 1))
@@ -267,6 +299,7 @@ def defer(book: Book, cal: Calendar, idx: np.ndarray, day: int, months: int) -> 
     book.waived[idx] += waived
     book.fees[idx] = 0
     book.unbilled[idx] += book.due[idx]
+    book.unbilled_total += int(book.due[idx].sum())
     book.due[idx] = 0
     book.n_left[idx] = np.maximum(book.n_left[idx], 1)
     book.inst[idx] = -(-book.unbilled[idx] // np.maximum(book.n_left[idx], 1))
@@ -284,7 +317,16 @@ def _restart_schedule(book: Book, cal: Calendar, idx: np.ndarray, day: int, mont
     book.next_due_day[idx] = cal.due_day(m, book.dom[idx])
 
 
+def accelerate(book: Book, idx: np.ndarray) -> None:
+    """A judgment accelerates the plan: the whole balance falls due now."""
+    book.due[idx] += book.unbilled[idx]
+    book.unbilled_total -= int(book.unbilled[idx].sum())
+    book.unbilled[idx] = 0
+    book.n_left[idx] = 0
+
+
 def _zero(book: Book, idx: np.ndarray) -> None:
+    book.unbilled_total -= int(book.unbilled[idx].sum())
     for a in (book.unbilled, book.due, book.fees, book.n_left):
         a[idx] = 0
     book.oldest_month[idx] = NONE

@@ -103,6 +103,12 @@ def cohort_kpis(ep: pd.DataFrame, lifetime_value: float) -> dict[str, float | No
                                              np.count_nonzero(grp & f180))
         k[f"{label}_complaints_per_1k"] = _ratio(ep["complaints"][grp].sum() * 1000.0, m)
         k[f"{label}_charge_off_share"] = _ratio(ep["charged"][grp].sum(), m)
+    if not size:
+        # no entry cohort: its money and outcomes are undefined, not zero (MODEL.md); the
+        # sizes stay, as counts of nobody
+        for key in ("collected", "collection_cost", "net_recovery", "cohort_charged_off",
+                    "cohort_net_value", "retained_cured", "retained_value"):
+            k[key] = None
     return k
 
 

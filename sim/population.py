@@ -196,8 +196,7 @@ def _shocks(economy: Economy, n: int, days: int, streams: Streams):
 def draw_plan(product: Product, streams: Streams, person: np.ndarray, plan_no: np.ndarray,
               stream: str = "reborrow"):
     """Principal (cents) and term of a person's k-th plan: a pure function of (person, k)."""
-    u1 = streams.uniform(stream, 0, person, plan_no * 2)
-    u2 = streams.uniform(stream, 0, person, plan_no * 2 + 1)
+    u1, u2 = streams.uniform_rows([(stream, 0, 0), (stream, 0, 1)], person, plan_no * 2)
     from scipy.special import ndtri
 
     principal = product.principal_median * np.exp(product.principal_sigma * ndtri(u1))

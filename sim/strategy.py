@@ -34,22 +34,53 @@ def rule_start_dpd(rule: Rule) -> int:
     return max(low, rule.dpd[0]) if rule.dpd is not None else low
 
 
-def match(strategy: Strategy, obs: Observed) -> np.ndarray:
+@dataclass(frozen=True)
+class _Cond:
+    """One rule's conditions, ready to apply: membership by lookup table, not np.isin
+    (a sort per call), because rules are matched every day for every delinquent account."""
+
+    buckets: np.ndarray  # bool by bucket code 0..6
+    dpd: tuple[int, int] | None
+    risk: tuple[float, float] | None  # None: the whole [0, 1] range, always met
+    causes: np.ndarray | None  # bool by cause code; None: every cause
+    min_overdue_cents: int
+    min_broken: int
+
+
+def compile_rules(strategy: Strategy) -> list[_Cond]:
+    out = []
+    for r in strategy.rules:
+        buckets = np.zeros(len(DELINQUENT_BUCKETS) + 1, dtype=bool)
+        buckets[[DELINQUENT_BUCKETS.index(b) + 1 for b in r.buckets]] = True
+        causes = None
+        if len(r.causes) < len(CAUSES):
+            causes = np.zeros(len(CAUSES), dtype=bool)
+            causes[[CAUSES.index(c) for c in r.causes]] = True
+        # the score is an expit, inside [0, 1]: the full range filters nothing
+        risk = None if (r.risk[0] <= 0.0 and r.risk[1] >= 1.0) else (r.risk[0], r.risk[1])
+        out.append(_Cond(buckets, None if r.dpd is None else (r.dpd[0], r.dpd[1]), risk, causes,
+                         round(r.min_overdue * 100) if r.min_overdue > 0 else 0,
+                         r.min_broken_promises or 0))
+    return out
+
+
+def match(strategy: Strategy, obs: Observed, rules: list[_Cond] | None = None) -> np.ndarray:
     """Index of the first matching rule per account, -1 where none matches."""
+    rules = compile_rules(strategy) if rules is None else rules
     out = np.full(len(obs.dpd), -1, dtype=np.int16)
     free = np.ones(len(obs.dpd), dtype=bool)
-    for i, r in enumerate(strategy.rules):
-        buckets = [DELINQUENT_BUCKETS.index(b) + 1 for b in r.buckets]
-        m = free & np.isin(obs.bucket, buckets)
+    for i, r in enumerate(rules):
+        m = free & r.buckets[obs.bucket]
         if r.dpd is not None:
             m &= (obs.dpd >= r.dpd[0]) & (obs.dpd <= r.dpd[1])
-        m &= (obs.risk >= r.risk[0]) & (obs.risk <= r.risk[1])
-        if len(r.causes) < len(CAUSES):
-            m &= np.isin(obs.cause, [CAUSES.index(c) for c in r.causes])
-        if r.min_overdue > 0:
-            m &= obs.overdue_cents >= round(r.min_overdue * 100)
-        if r.min_broken_promises:
-            m &= obs.broken_promises >= r.min_broken_promises
+        if r.risk is not None:
+            m &= (obs.risk >= r.risk[0]) & (obs.risk <= r.risk[1])
+        if r.causes is not None:
+            m &= r.causes[obs.cause]
+        if r.min_overdue_cents:
+            m &= obs.overdue_cents >= r.min_overdue_cents
+        if r.min_broken:
+            m &= obs.broken_promises >= r.min_broken
         out[m] = i
         free &= ~m
     return out

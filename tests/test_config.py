@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import (apply_overrides, bundled_strategies, check_pair, load_scenario,
-                        load_strategy, valid_paths, validate_scenario, validate_strategy)
+from sim.config import (
+    apply_overrides,
+    bundled_strategies,
+    check_pair,
+    load_scenario,
+    load_strategy,
+    valid_paths,
+    validate_scenario,
+    validate_strategy,
+)
 from sim.errors import ConfigError
 
 SCENARIOS = ["baseline", "us_reg_f", "recession"]

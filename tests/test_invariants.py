@@ -4,7 +4,6 @@ the contact log independently of the gate."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

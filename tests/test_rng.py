@@ -45,3 +45,11 @@ def test_exogenous_generators_are_reproducible():
     b = Streams(np.random.SeedSequence(5, spawn_key=(2,))).generator("population").random(5)
     c = Streams(np.random.SeedSequence(5, spawn_key=(3,))).generator("population").random(5)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_reusing_a_seed_sequence_object_gives_the_same_streams():
+    # SeedSequence.spawn counts children on the object: Streams must not depend on that
+    ss = np.random.SeedSequence(21, spawn_key=(0,))
+    first = Streams(ss).uniform("shocks", 0, np.arange(10))
+    again = Streams(ss).uniform("shocks", 0, np.arange(10))
+    assert np.array_equal(first, again)

@@ -1,0 +1,148 @@
+"""Shared by the benchmark scripts: the machine description, results.json, the scaled
+baseline scenario, and measured runs in fresh subprocesses.
+
+Each measured case runs in its own interpreter (``python benchmarks/_common.py --case
+JSON``), so that its peak RSS (``resource.getrusage``) is its own and no case warms the
+caches of the next. Times are ``time.perf_counter`` around ``sim.engine.run`` (set-up of
+the population and the result tables included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.json"
+ROOT = HERE.parent
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def machine() -> dict:
+    import numpy as np
+    import simpy
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": cores(), "logical_cpus": os.cpu_count(), "memory_gb": mem,
+            "python": platform.python_version(), "numpy": np.__version__,
+            "simpy": simpy.__version__, "platform": platform.platform()}
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def emit(name: str, value: float | int | str, unit: str = "") -> None:
+    """One figure, as a line ``name: value unit``."""
+    print(f"{name}: {value} {unit}".rstrip(), flush=True)
+
+
+def merge(key: str, figures: dict) -> None:
+    """Merge one benchmark's figures into results.json (atomically), with the machine."""
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    figures = {**figures, "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+               "machine": machine()}
+    data[key] = figures
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, RESULTS)
+
+
+def median(xs: list[float]) -> float:
+    s = sorted(xs)
+    k = len(s) // 2
+    return s[k] if len(s) % 2 else 0.5 * (s[k - 1] + s[k])
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def scaled_scenario(accounts: int, scenario: str = "baseline", extra: tuple = ()):
+    """The scenario at ``accounts``, every shift's headcount scaled by accounts / 100,000
+    (the baseline's size), rounded, at least one collector per shift."""
+    from sim.config import apply_overrides, load_scenario
+
+    sc = load_scenario(scenario)
+    f = accounts / sc.population.accounts
+    overrides: list = [("population.accounts", accounts), *extra]
+    for name, team in sc.collectors.teams.items():
+        shifts = [{"start_hour": s.start_hour, "end_hour": s.end_hour,
+                   "headcount": max(1, round(s.headcount * f))} for s in team.shifts]
+        overrides.append((f"collectors.teams.{name}.shifts", shifts))
+    return apply_overrides(sc, overrides, source="benchmark")
+
+
+def run_case(accounts: int, strategy: str = "seed_playbook", scenario: str = "baseline",
+             scale_collectors: bool = True, seed: int = 1) -> dict:
+    """One measured run in a fresh interpreter; returns its figures."""
+    spec = {"accounts": accounts, "strategy": strategy, "scenario": scenario,
+            "scale_collectors": scale_collectors, "seed": seed}
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--case",
+                          json.dumps(spec)], check=True, capture_output=True, text=True,
+                         cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _case(spec: dict) -> dict:
+    from sim.config import load_scenario, load_strategy
+    from sim.engine import Simulation
+
+    if spec["scale_collectors"]:
+        sc = scaled_scenario(spec["accounts"], spec["scenario"])
+    else:
+        sc = load_scenario(spec["scenario"], [f"population.accounts={spec['accounts']}"])
+    st = load_strategy(spec["strategy"])
+    load_before = load_average()
+    # what sim.engine.run does, in three timed steps: set-up, the days, the result tables
+    t0, c0 = time.perf_counter(), time.process_time()
+    sim = Simulation(sc, st, seed=spec["seed"])
+    t1 = time.perf_counter()
+    sim.advance(sim.days)
+    t2 = time.perf_counter()
+    r = sim.result()
+    t3, cpu = time.perf_counter(), time.process_time() - c0
+    seconds = t3 - t0
+    d = r.daily
+    agent_calls = [c for c in d.columns if c.startswith("attempts_")
+                   and sc.channels[c[len("attempts_"):]].kind == "agent_call"]
+    return {**spec, "seconds": seconds, "cpu_seconds": cpu, "days": r.meta["days"],
+            "seconds_setup": t1 - t0, "seconds_days": t2 - t1, "seconds_result": t3 - t2,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "agent_call_attempts": float(d[agent_calls].to_numpy().sum()),
+            "load_before": load_before, "load_after": load_average(),
+            "kpis": {k: r.kpis.get(k) for k in ("call_attempts", "cure_rate_30",
+                                                "collector_utilisation", "recovery_rate")}}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--case":
+        sys.path.insert(0, str(ROOT))
+        print(json.dumps(_case(json.loads(sys.argv[2]))))
+    else:
+        sys.exit("usage: _common.py --case JSON (used by the benchmark scripts)")
