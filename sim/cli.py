@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import difflib
 import json
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,7 +44,8 @@ from .results import ExperimentResult, unit_of
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compare collection strategies on a simulated card instalment book.")
-out = Console()
+# piped or logged output (make run in CI) gets a wide table instead of truncated columns
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 HEADLINE = (
@@ -174,13 +173,6 @@ def progress_bar(failed: bool = False) -> Progress:
                     MofNCompleteColumn(), TextColumn("runs"), *extra, TimeElapsedColumn(),
                     TextColumn("left"), TimeRemainingColumn(), console=err,
                     disable=not err.is_terminal and os.environ.get("COLLECTSIM_PROGRESS") != "1")
-
-
-def make_executor(workers: int) -> ProcessPoolExecutor | None:
-    """A process pool, or None for in-process runs. Never touches global start methods."""
-    if workers <= 1:
-        return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 SetOpt = Annotated[list[str] | None, typer.Option(
