@@ -14,7 +14,7 @@ import pandas as pd
 
 from sim.experiment import t_interval
 from sim.metrics import STATES
-from sim.results import ExperimentResult, unit_of
+from sim.results import ExperimentResult, format_kpi, unit_of
 
 ROLL_FROM = STATES[:7]  # current, M1..M6: the states a month-end can start from
 ROLL_TO = STATES  # ... and where an account can be a month later (charged off, closed)
@@ -25,18 +25,7 @@ def format_value(value: float | None, kpi: str, currency: str = "") -> str:
 
     Kept identical to the CLI's table so the terminal and the report read the same.
     """
-    if value is None or value != value:
-        return "n/a"
-    unit = unit_of(kpi)
-    if unit == "rate":
-        return f"{100 * value:.1f}%"
-    if unit == "money":
-        return f"{value:,.0f} {currency}".strip()
-    if unit == "ratio":
-        return f"{value:.3f}"
-    if unit.startswith("per"):
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
+    return format_kpi(value, kpi, currency)
 
 
 def format_interval(low: float | None, high: float | None, kpi: str) -> str:

@@ -40,7 +40,7 @@ from .config import (
     validate_strategy,
 )
 from .errors import ConfigError
-from .results import ExperimentResult, unit_of
+from .results import ExperimentResult, format_kpi, unit_of
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compare collection strategies on a simulated card instalment book.")
@@ -109,18 +109,7 @@ def _strategies(names: str) -> list[Strategy]:
 
 
 def fmt(value: float | None, key: str, currency: str = "") -> str:
-    if value is None or value != value:
-        return "n/a"
-    unit = unit_of(key)
-    if unit == "rate":
-        return f"{100 * value:.1f}%"
-    if unit == "money":
-        return f"{value:,.0f} {currency}".strip()
-    if unit == "ratio":
-        return f"{value:.3f}"
-    if unit.startswith("per"):
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
+    return format_kpi(value, key, currency)
 
 
 def kpi_table(result: ExperimentResult, keys: tuple[str, ...] = HEADLINE) -> Table:

@@ -57,7 +57,8 @@ class Desk:
         self.multi = np.zeros(0, dtype=bool)  # the account has another task in the queue
         # tasks per account while the queue is built (all zero between days)
         self._count = None if accounts is None else np.zeros(accounts, dtype=np.int32)
-        self._dial: dict[tuple[float, float], np.ndarray] = {}
+        self._dial: dict[tuple[float, float], tuple[np.ndarray, bool, bool]] = {}
+        self.any_third = False  # a third-party call in the queue (set by the engine)
         # per-day counters, read and reset by the recorder
         self.capacity_min = 0.0
         self.used_min = 0.0
@@ -117,14 +118,16 @@ def work_block(desk: Desk, run: Run, day: int, a: float, b: float, heads: int) -
     if not len(desk.acct):
         return  # an empty queue: the block is idle capacity
     # each strategy (arm) dials only inside its own call hours; outside them collectors wait
-    dial = desk._dial.get((a, b))
-    if dial is None:
-        dial = desk._dial[(a, b)] = run.arms_dialling(a, b)
-    if not dial.any():
+    cached = desk._dial.get((a, b))
+    if cached is None:
+        dial = run.arms_dialling(a, b)
+        cached = desk._dial[(a, b)] = (dial, bool(dial.any()), bool(dial.all()))
+    dial, some, every = cached
+    if not some:
         return
     used = 0.0
     # tasks tried in this block (or of an arm not dialling now); None while there are none
-    tried = None if dial.all() else ~dial[run.arm[desk.acct]]
+    tried = None if every else ~dial[run.arm[desk.acct]]
     while used < total:
         ready = (desk.left > 0) & (desk.not_before <= a)
         if tried is not None:
@@ -150,7 +153,7 @@ def work_block(desk: Desk, run: Run, day: int, a: float, b: float, heads: int) -
                 whole = False
         acct, chan = desk.acct[cand], desk.channel[cand]
         person = run.book.person[acct]
-        ok = run.call_gate(day, a, acct, chan, count=False)
+        ok = run.call_gate(day, a, acct, chan, count=False, desk=desk)
         outcome, minutes = run.call_outcomes(day, a, acct, chan, desk.made[cand], desk, person)
         m = np.where(ok, minutes, 0.0)
         start = used + np.cumsum(m) - m

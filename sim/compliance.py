@@ -151,7 +151,10 @@ class Gate:
                 self.blocked[whole[0]] += int(np.count_nonzero(ok))
             ok[:] = False
             return ok
-        for rule, mask in self._refusals(day, acct, kind):
+        rules = self._refusals(day, acct, kind)
+        if not count and scalar and len(rules) == 1:
+            return ~rules[0][1]  # one rule to apply, nothing to count: its complement
+        for rule, mask in rules:
             if count:
                 self.blocked[rule] += int(np.count_nonzero(ok & mask))
             ok &= ~mask

@@ -905,9 +905,11 @@ class Run:
                 _, first = np.unique(key[order], return_index=True)
                 keep = order[first]
                 desk.enqueue(acct[keep], chan[keep], t[2][keep], t[3][keep].astype(np.int16), exp)
+                desk.any_third = bool((self.cat.kind[desk.channel] == THIRD).any())
             else:
                 desk.enqueue(np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0),
                              np.zeros(0, np.int16), exp)
+                desk.any_third = False
         for key in sorted(requests):
             hour, c = key
             parts = requests[key]
@@ -1077,10 +1079,12 @@ class Run:
         return np.array([s.call_hours[0] <= a and b <= s.call_hours[1] for s in self.strategies])
 
     def call_gate(self, d: int, hour: float, idx: np.ndarray, chan: np.ndarray,
-                  count: bool) -> np.ndarray:
+                  count: bool, desk: Desk | None = None) -> np.ndarray:
+        if not count and desk is not None and not desk.any_third:
+            return self.gate.check(d, hour, idx, AGENT, count=False)  # the usual batch
         kinds = self.cat.kind[chan]
         if not count and not (kinds == THIRD).any():
-            return self.gate.check(d, hour, idx, AGENT, count=False)  # the usual batch
+            return self.gate.check(d, hour, idx, AGENT, count=False)
         ok = np.zeros(len(idx), bool)
         before = self.gate.blocked.copy()
         for k in (AGENT, THIRD):
@@ -1102,8 +1106,11 @@ class Run:
         # answer, right party and talk time of attempt k: draws 8k, 8k + 1 and 8k, in one hash
         u = self.streams.uniform_rows([("contact", d, 0), ("contact", d, 1), ("handle", d, 0)],
                                       idx, made.astype(np.int64) * 8)
-        third = self.cat.kind[chan] == THIRD
-        some_third = bool(third.any())
+        if desk.any_third:
+            third = self.cat.kind[chan] == THIRD
+            some_third = bool(third.any())
+        else:
+            some_third = False  # a queue of agent calls only
         answered = u[0] < (np.where(third, 0.5 * prof, answer) if some_third else answer)
         rpc = answered & (u[1] < c.right_party_given_answer)
         outcome = np.zeros(len(idx), np.int8)  # NO_ANSWER
@@ -1122,9 +1129,12 @@ class Run:
                       p: np.ndarray | None = None) -> None:
         team = desk.cfg
         p = self.book.person[idx] if p is None else p
-        kinds = self.cat.kind[chan]
-        agent = kinds == AGENT
-        if agent.all():
+        if desk.any_third:
+            kinds = self.cat.kind[chan]
+            agent = kinds == AGENT
+        else:  # a queue of agent calls only
+            kinds, agent = AGENT, slice(None)
+        if not desk.any_third or agent.all():
             conv = outcome == CONVERSATION
             self.gate.record(d, idx, AGENT, conversation=conv, rpc=conv)
         else:
@@ -1144,7 +1154,8 @@ class Run:
         self._today.append(d, hours, idx, p, chan, kinds, outcome)
         win = self._in_window(d)
         if win:
-            self.daily["call_attempts"][d] += int(np.count_nonzero(agent))
+            self.daily["call_attempts"][d] += (len(idx) if not desk.any_third
+                                               else int(np.count_nonzero(agent)))
         conv = np.flatnonzero(outcome == CONVERSATION)
         if len(conv):
             self._conversations(d, idx[conv], chan[conv], desk, win, p[conv], ep[conv])

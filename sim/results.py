@@ -46,6 +46,23 @@ def unit_of(key: str) -> str:
     return "count"
 
 
+def format_kpi(value: float | None, kpi: str, currency: str = "") -> str:
+    """A KPI value as every table shows it (rates in %, money with thousands separators):
+    one function, so the terminal, the report and the app read the same."""
+    if value is None or value != value:
+        return "n/a"
+    unit = unit_of(kpi)
+    if unit == "rate":
+        return f"{100 * value:.1f}%"
+    if unit == "money":
+        return f"{value:,.0f} {currency}".strip()
+    if unit == "ratio":
+        return f"{value:.3f}"
+    if unit.startswith("per"):
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
 def clean(value: Any) -> float | None:
     """KPIs are floats or None (undefined), never NaN."""
     if value is None:

@@ -76,6 +76,7 @@ def check_tables(out: Path) -> None:
 # --------------------------------------------------------------------------- kill and resume
 
 
+@pytest.mark.slow  # two CLI start-ups and a process pool: 15-40 s on 2 shared cores
 def test_sigkill_part_way_then_resume(tmp_path):
     file = write_sweep(tmp_path / "resume.toml", '["no_action", "risk_based"]')
     out = tmp_path / "out"
