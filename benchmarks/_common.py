@@ -122,9 +122,9 @@ def _case(spec: dict) -> dict:
     # what sim.engine.run does, in three timed steps: set-up, the days, the result tables
     t0, c0 = time.perf_counter(), time.process_time()
     sim = Simulation(sc, st, seed=spec["seed"])
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     sim.advance(sim.days)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     r = sim.result()
     t3, cpu = time.perf_counter(), time.process_time() - c0
     seconds = t3 - t0
@@ -133,6 +133,7 @@ def _case(spec: dict) -> dict:
                    and sc.channels[c[len("attempts_"):]].kind == "agent_call"]
     return {**spec, "seconds": seconds, "cpu_seconds": cpu, "days": r.meta["days"],
             "seconds_setup": t1 - t0, "seconds_days": t2 - t1, "seconds_result": t3 - t2,
+            "cpu_seconds_days": c2 - c1,
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "agent_call_attempts": float(d[agent_calls].to_numpy().sum()),
             "load_before": load_before, "load_after": load_average(),

@@ -49,12 +49,15 @@ def main() -> int:
     engine = args.accounts * cases[0]["days"] / seconds
     naive = median([simpy_wakeups_per_second(args.processes, args.days) for _ in range(3)])
     ratio = engine / naive
+    engine_cpu = args.accounts * cases[0]["days"] / median([c["cpu_seconds"] for c in cases])
     emit("engine_account_days_per_second", round(engine), "account-days/s")
+    emit("engine_account_days_per_cpu_second", round(engine_cpu), "account-days/s")
     emit("simpy_wakeups_per_second", round(naive), "wake-ups/s")
     emit("engine_over_naive_simpy", round(ratio, 1), "x")
     merge("naive_simpy", {
         "engine_account_days_per_second": round(engine), "simpy_wakeups_per_second": round(naive),
         "engine_over_naive_simpy": round(ratio, 2), "target_at_least": 40,
+        "engine_account_days_per_cpu_second": round(engine_cpu),
         "engine_seconds_median": round(seconds, 3),
         "engine_runs_seconds": [round(c["seconds"], 3) for c in cases],
         "engine_case": f"baseline, {args.accounts} accounts, seed_playbook, 540 days",

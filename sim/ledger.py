@@ -215,10 +215,12 @@ def mark_missed(book: Book, cal: Calendar, idx: np.ndarray, cycle_amount: np.nda
                 late_rate: float, late_fixed_cents: int) -> np.ndarray:
     """The amount billed today was not paid: late fee, and the oldest due date if new.
     Returns the late fee per slot (cents)."""
-    fee = np.floor(cycle_amount * late_rate).astype(np.int64) + late_fixed_cents
+    # nothing billed, nothing missed: no late fee and no overdue date for an empty bill
+    owed = np.asarray(cycle_amount) > 0
+    fee = np.where(owed, np.floor(cycle_amount * late_rate).astype(np.int64) + late_fixed_cents, 0)
     book.fees[idx] += fee
     book.fee_flow[idx] += fee
-    new = book.oldest_month[idx] == NONE
+    new = (book.oldest_month[idx] == NONE) & owed
     nidx = idx[new]
     book.oldest_month[nidx] = book.last_due_month[nidx]
     book.oldest_day[nidx] = cal.due_day(book.last_due_month[nidx], book.dom[nidx])

