@@ -2,9 +2,11 @@
 
 Usage: .venv/bin/python benchmarks/test_suite.py [pytest marker expression]
 
-Runs ``pytest -q -x -p no:cacheprovider -m "not browser"`` (the browser test needs
-chromium and is timed by `make test` only) once and prints ``test_suite_seconds``;
-merges it into results.json under "test_suite". Target: `make test` <= 10 minutes.
+Runs ``pytest -q -p no:cacheprovider -m "not browser"`` once (the browser test needs
+chromium and is timed by `make test` only; no ``-x``, so that a failing test does not cut
+the timing short: failures are reported with the time) and prints
+``test_suite_seconds``; merges it into results.json under "test_suite".
+Target: `make test` <= 10 minutes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from _common import ROOT, emit, load_average, merge
 
 def main() -> int:
     marker = sys.argv[1] if len(sys.argv) > 1 else "not browser"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", marker]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marker]
     load_start = load_average()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
