@@ -2,8 +2,9 @@
 baseline scenario, and measured runs in fresh subprocesses.
 
 Each measured case runs in its own interpreter (``python benchmarks/_common.py --case
-JSON``), so that its peak RSS (``resource.getrusage``) is its own and no case warms the
-caches of the next. Times are ``time.perf_counter`` around ``sim.engine.run`` (set-up of
+JSON``), so that its peak RSS is its own and no case warms the caches of the next. The
+peak is the process's own high-water mark (``VmHWM``): ``getrusage``'s ``ru_maxrss``
+survives ``exec`` and would report the parent's peak when the parent is bigger. Times are ``time.perf_counter`` around ``sim.engine.run`` (set-up of
 the population and the result tables included).
 """
 
@@ -28,6 +29,18 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set since it started (``VmHWM``), in bytes."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    # not Linux: getrusage (kilobytes on Linux, bytes on macOS; only Linux is measured here)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def machine() -> dict:
@@ -134,7 +147,7 @@ def _case(spec: dict) -> dict:
     return {**spec, "seconds": seconds, "cpu_seconds": cpu, "days": r.meta["days"],
             "seconds_setup": t1 - t0, "seconds_days": t2 - t1, "seconds_result": t3 - t2,
             "cpu_seconds_days": c2 - c1,
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "peak_rss_bytes": peak_rss_bytes(),
             "agent_call_attempts": float(d[agent_calls].to_numpy().sum()),
             "load_before": load_before, "load_after": load_average(),
             "kpis": {k: r.kpis.get(k) for k in ("call_attempts", "cure_rate_30",

@@ -1446,7 +1446,7 @@ def run_arms(scenario: Scenario, strategies: list[Strategy], shares: list[float]
 
 # --------------------------------------------------------------------------- memory
 
-# Peak memory of one run, fitted to measured peak RSS (ru_maxrss of a fresh process that
+# Peak memory of one run, fitted to measured peak RSS (VmHWM of a fresh process that
 # imported sim and ran `run` with seed_playbook on the baseline: 5,000 to 1,000,000
 # accounts, 60 to 2,160 days, within 2.5% of every measurement; docs/RELIABILITY.md):
 # the interpreter with numpy, pandas, scipy, simpy and sim loaded, then a part per
