@@ -267,6 +267,7 @@ class Run:
         self.risk = np.zeros(n, np.float32)
         self.recent = np.zeros((n, 7), np.int16)  # delivered contacts by day % 7
         self._recent_flat = self.recent.reshape(-1)  # the same, indexed slot * 7 + day % 7
+        self._recent_sum = np.zeros(n, np.int16)  # the row sums of recent, kept as they change
         self.attempts_hist = np.zeros(n, np.int32)
         self.rpc_hist = np.zeros(n, np.int32)
         self.ep = np.full(n, -1, np.int64)
@@ -435,7 +436,10 @@ class Run:
         # today's column of the contact week held the contacts of a week ago: clear just those
         col = d % 7
         if self._recent_touched[col]:
-            self.recent[np.concatenate(self._recent_touched[col]), col] = 0
+            t = np.concatenate(self._recent_touched[col])
+            # a slot listed twice gets the same value twice: the subtraction reads first
+            self._recent_sum[t] -= self.recent[t, col]
+            self.recent[t, col] = 0
             self._recent_touched[col] = []
         self._paid_today[:] = False
         self._planned_today[:] = False
@@ -492,6 +496,7 @@ class Run:
             self.last_reminder[v] = NONE
             self.miss_recent[v] = 0
             self.recent[v] = 0
+            self._recent_sum[v] = 0
             self.attempts_hist[v] = 0
             self.rpc_hist[v] = 0
             self.agency_until[v] = NONE
@@ -979,9 +984,10 @@ class Run:
         ``p``, ``ep``, ``u``, ``seg``, ``hard``: the slots' persons, episodes, complaint
         draws, segments and hardship, when the caller has them already."""
         col = d % 7
-        rows = np.take(self.recent, idx, axis=0)  # the week's contacts: one line per account
-        rows[:, col] += 1
-        self._recent_flat[idx * 7 + col] = rows[:, col]
+        # distinct slots: plain indexed adds are exact
+        self._recent_flat[idx * 7 + col] += 1
+        week = self._recent_sum[idx] + 1  # contacts in the last seven days, this one included
+        self._recent_sum[idx] = week
         self._recent_touched[col].append(idx)
         ep = self.ep[idx] if ep is None else ep
         has = ep >= 0
@@ -993,7 +999,7 @@ class Run:
         p = self.book.person[idx] if p is None else p
         if hard is None:
             hard = (self.shock_active[p] > 0) | (self._trait("cause", p, seg) == HARDSHIP)
-        prob = bh.complaint_probability(c0, b.complaint_alpha, rows.sum(axis=1),
+        prob = bh.complaint_probability(c0, b.complaint_alpha, week,
                                         b.complaint_free_contacts, tone, hard,
                                         b.complaint_hardship_pressure, third_party,
                                         self.people.complaint_prop[p])
@@ -1326,6 +1332,7 @@ class Run:
                 bucket[active], weights=bal[active], minlength=7)[:7])
             assert not bal[~active].any(), "a slot that is not active owes money"
             assert total == int(bal.sum()), "the running unbilled total drifted"
+            assert np.array_equal(self._recent_sum, self.recent.sum(axis=1)), "7-day counts drifted"
             same = bk.person == self._prev_person
             # a slot closed today (charge-off, settlement) has no DPD left, and that is fine
             back = (same & (dpd < self._prev_dpd) & ~self._paid_today & ~self._planned_today
