@@ -1456,12 +1456,13 @@ def run_arms(scenario: Scenario, strategies: list[Strategy], shares: list[float]
 # Peak memory of one run, fitted to measured peak RSS (VmHWM of a fresh process that
 # imported sim and ran `run` with seed_playbook on the baseline: 5,000 to 1,000,000
 # accounts, 60 to 2,160 days, within 2.5% of every measurement; docs/RELIABILITY.md):
-# the interpreter with numpy, pandas, scipy, simpy and sim loaded, then a part per
+# the interpreter with numpy, pandas, scipy, simpy, numba (LLVM: ~128 MB of it) and sim
+# loaded, then a part per
 # account (ledger, per-slot state, gate, queues), per account and day (month-end
 # snapshots, episodes, daily records), per person drawn (the book and the reserve of
 # joiners: traits, auditor history) and per hardship shock drawn up front (measured with
 # shock rates of 50 a year: 95 bytes each).
-MEMORY_FIXED = 147_000_000
+MEMORY_FIXED = 275_000_000
 MEMORY_PER_ACCOUNT = 280
 MEMORY_PER_ACCOUNT_DAY = 1.0
 MEMORY_PER_PERSON = 80
