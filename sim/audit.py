@@ -8,6 +8,7 @@ behind the same mistake.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .compliance import Law
@@ -28,6 +29,19 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
     first = np.maximum.accumulate(np.where(start, idx, 0))
     rank = np.empty(len(k), dtype=np.int64)
     rank[order] = idx - first
+    return rank
+
+
+@numba.njit(cache=True, nogil=True)
+def _rank_by_count(keys: np.ndarray, seen: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``_rank_within`` for small non-negative keys in one pass: ``seen`` (zeros, one per
+    possible key) counts each key so far, and is left all zero again."""
+    rank = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        rank[i] = seen[keys[i]]
+        seen[keys[i]] += 1
+    for i in range(keys.shape[0]):
+        seen[keys[i]] = 0
     return rank
 
 
@@ -55,6 +69,7 @@ class Auditor:
         # scratch for "first conversation today" per person: all inf between days, so a
         # day costs its own contacts, not a fresh array over every person
         self._first = np.full(n_persons, np.inf)
+        self._seen = np.zeros(n_persons, dtype=np.int32)  # scratch of _rank_by_count
         self.violations: dict[str, int] = dict.fromkeys(
             ("window", "holiday", "daily_cap", "weekly_cap", "cooloff", "optout", "third_party",
              "disclosed_to_third_party"), 0)
@@ -98,7 +113,7 @@ class Auditor:
             v["holiday"] += int(np.count_nonzero(call | (kind == THIRD_PARTY)))
         if call.any():
             p, h = person[call], hour[call]
-            nth = _rank_within(p) + 1  # this call is the nth today for that person
+            nth = _rank_by_count(p, self._seen) + 1  # this call is the nth today for that person
             v["daily_cap"] += int(np.count_nonzero(nth > self.cap))
             if self.law.weekly_cap is not None:
                 before = self.calls_by_day[p].sum(axis=1)  # the previous six days
@@ -116,7 +131,7 @@ class Auditor:
         tp = kind == THIRD_PARTY
         if tp.any():
             p, h = person[tp], hour[tp]
-            nth = _rank_within(p) + 1
+            nth = _rank_by_count(p, self._seen) + 1
             if self.law.third_party_once:
                 reached = (kind == AGENT_CALL) & (outcome == OUTCOME_CONVERSATION)
                 np.minimum.at(self._first, person[reached], hour[reached])

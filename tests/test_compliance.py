@@ -4,8 +4,18 @@ auditor catches violations in a log that the gate would never have let through."
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sim.audit import AGENT_CALL, LOG_COLUMNS, MESSAGE, THIRD_PARTY, Auditor
+from sim.audit import (
+    AGENT_CALL,
+    LOG_COLUMNS,
+    MESSAGE,
+    THIRD_PARTY,
+    Auditor,
+    _rank_by_count,
+    _rank_within,
+)
 from sim.compliance import KIND_CODES, PROFILES, Gate
 
 CALL, SMS, TP, LETTER = (KIND_CODES[k] for k in ("agent_call", "message", "third_party_call",
@@ -116,3 +126,14 @@ def test_auditor_flags_each_kind_of_violation():
     clean = Auditor(10, PROFILES["cn_2022"], 3, 1, holidays=set(), block_holidays=True)
     clean.day(0, log([(0, 10.0, 0, 1, 0, AGENT_CALL, 2, False)] * 3))
     assert clean.total == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=200))
+def test_the_auditors_counting_rank_equals_the_sort_based_one(keys):
+    """nth call of the day per person: the one-pass count against the stable-sort definition,
+    and the scratch counts are left at zero for the next day."""
+    k = np.array(keys, dtype=np.int64)
+    seen = np.zeros(31, dtype=np.int32)
+    assert np.array_equal(_rank_by_count(k, seen), _rank_within(k))
+    assert not seen.any()
