@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import simpy
 from scipy.special import expit, ndtri
@@ -197,6 +198,43 @@ class Agenda:
         return merge_sorted(np.zeros(0, dtype=np.int64), *parts)
 
 
+@numba.njit(cache=True, nogil=True)
+def _due_within(next_due_day, d, offsets):  # pragma: no cover - compiled
+    """Slots (ascending) whose next due date is d + k for some k in ``offsets``: one pass
+    over the book instead of a comparison per offset, an OR and a flatnonzero."""
+    out = np.empty(next_due_day.shape[0], np.int64)
+    n = 0
+    for i in range(next_due_day.shape[0]):
+        until = next_due_day[i] - d
+        for k in offsets:
+            if until == k:
+                out[n] = i
+                n += 1
+                break
+    return out[:n].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _contacts_kernel(idx, ep, col, recent_flat, recent_sum, ep_contacts, c0, alpha, free, tone,
+                     hard, hardship_pressure, third_party, propensity, person, u,
+                     complained):  # pragma: no cover - compiled
+    """Delivered contacts (distinct slots), in one pass: the week's contact count, the
+    episode's contacts, and whether the customer complains (behaviour.complaint_probability
+    for one contact, the same operations in the same order, so the same bits)."""
+    one_c0 = c0.shape[0] == 1
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        recent_flat[i * 7 + col] += 1
+        week = recent_sum[i] + 1  # contacts in the last seven days, this one included
+        recent_sum[i] = week
+        if ep[j] >= 0:
+            ep_contacts[ep[j]] += 1
+        excess = max(0, week - free)
+        p = ((c0[0] if one_c0 else c0[j]) * (1.0 + alpha * excess) * tone[j]
+             * (hardship_pressure if hard[j] else 1.0) * third_party * propensity[person[j]])
+        complained[j] = u[j] < min(max(p, 0.0), 1.0)
+
+
 class Run:
     """All the state of one run, and the handlers the processes call."""
 
@@ -319,6 +357,7 @@ class Run:
         self._pre_due_days = sorted({k for s in self.strategies if s.pre_due.channels
                                      for k in s.pre_due.days_before if k > 0})
         self._pre_due_ahead = max(self._pre_due_days, default=0)
+        self._pre_due_offsets = np.array([0, *self._pre_due_days], np.int64)
         self._rules = [compile_rules(s) for s in self.strategies]
         self._seg_traits = {}
         for name in ("cause", "willingness", "oversight", "strategic"):
@@ -712,10 +751,7 @@ class Run:
         date is today or on a pre-due reminder day (read again by the strategy)."""
         bk, sc = self.book, self.sc
         # one pass over the book a day: due today, or on a day a pre-due reminder looks at
-        near = bk.next_due_day == d
-        for k in self._pre_due_days:
-            near |= bk.next_due_day == d + k
-        soon = np.flatnonzero(near)
+        soon = _due_within(bk.next_due_day, d, self._pre_due_offsets)
         idx = soon[(bk.next_due_day[soon] == d) & (bk.status[soon] == lg.ACTIVE)
                    & ~self.vacant[soon]]
         if len(idx):
@@ -984,28 +1020,22 @@ class Run:
         ``p``, ``ep``, ``u``, ``seg``, ``hard``: the slots' persons, episodes, complaint
         draws, segments and hardship, when the caller has them already."""
         col = d % 7
-        # distinct slots: plain indexed adds are exact
-        self._recent_flat[idx * 7 + col] += 1
-        week = self._recent_sum[idx] + 1  # contacts in the last seven days, this one included
-        self._recent_sum[idx] = week
         self._recent_touched[col].append(idx)
         ep = self.ep[idx] if ep is None else ep
-        has = ep >= 0
-        self.eps.contacts[ep[has]] += 1  # distinct slots, distinct episodes
         if self._in_window(d):
             self.daily["contacts"][d] += len(idx)
         b = self.sc.behaviour
-        c0 = self.cat.complaint_base[chan]
         p = self.book.person[idx] if p is None else p
         if hard is None:
             hard = (self.shock_active[p] > 0) | (self._trait("cause", p, seg) == HARDSHIP)
-        prob = bh.complaint_probability(c0, b.complaint_alpha, week,
-                                        b.complaint_free_contacts, tone, hard,
-                                        b.complaint_hardship_pressure, third_party,
-                                        self.people.complaint_prop[p])
         if u is None:
             u = self.streams.uniform("complaint", d, idx, self._complaint_draw(chan))
-        comp = u < prob
+        comp = np.empty(len(idx), bool)
+        _contacts_kernel(idx, ep, col, self._recent_flat, self._recent_sum, self.eps.contacts,
+                         np.atleast_1d(self.cat.complaint_base[chan]), b.complaint_alpha,
+                         b.complaint_free_contacts, np.broadcast_to(tone, (len(idx),)), hard,
+                         b.complaint_hardship_pressure, float(third_party),
+                         self.people.complaint_prop, p, u, comp)
         if comp.any():
             ci = idx[comp]
             self.complained[ci] = True
