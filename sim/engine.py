@@ -199,18 +199,16 @@ class Agenda:
 
 
 @numba.njit(cache=True, nogil=True)
-def _due_within(next_due_day, d, offsets):  # pragma: no cover - compiled
-    """Slots (ascending) whose next due date is d + k for some k in ``offsets``: one pass
-    over the book instead of a comparison per offset, an OR and a flatnonzero."""
+def _due_within(next_due_day, d, wanted):  # pragma: no cover - compiled
+    """Slots (ascending) whose next due date is d + k for a k with wanted[k]: one pass
+    over the book instead of a comparison per k, an OR and a flatnonzero."""
     out = np.empty(next_due_day.shape[0], np.int64)
-    n = 0
+    n, m = 0, wanted.shape[0]
     for i in range(next_due_day.shape[0]):
-        until = next_due_day[i] - d
-        for k in offsets:
-            if until == k:
-                out[n] = i
-                n += 1
-                break
+        k = next_due_day[i] - d
+        if k >= 0 and k < m and wanted[k]:
+            out[n] = i
+            n += 1
     return out[:n].copy()
 
 
@@ -357,7 +355,8 @@ class Run:
         self._pre_due_days = sorted({k for s in self.strategies if s.pre_due.channels
                                      for k in s.pre_due.days_before if k > 0})
         self._pre_due_ahead = max(self._pre_due_days, default=0)
-        self._pre_due_offsets = np.array([0, *self._pre_due_days], np.int64)
+        self._pre_due_offsets = np.zeros(self._pre_due_ahead + 1, bool)  # due in k days?
+        self._pre_due_offsets[[0, *self._pre_due_days]] = True
         self._rules = [compile_rules(s) for s in self.strategies]
         self._seg_traits = {}
         for name in ("cause", "willingness", "oversight", "strategic"):
