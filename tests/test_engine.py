@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.config import load_strategy
-from sim.engine import Run, Simulation, run, run_arms
+from sim.engine import Run, Simulation, _due_within, run, run_arms
 from tests.conftest import small
 
 
@@ -65,3 +67,18 @@ def test_champion_challenger_arms_share_one_operation():
     total = sum(r.arms[a]["entry_cohort_size"] for a in r.arms)
     assert total == r.kpis["entry_cohort_size"]
     assert r.kpis["violations"] == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(next_due=st.lists(st.integers(-(10**6), 600), max_size=300), day=st.integers(0, 540),
+       ahead=st.sets(st.integers(1, 40), max_size=4))
+def test_the_compiled_due_scan_equals_its_numpy_definition(next_due, day, ahead):
+    """Billing's scan (numba): the slots due today or on a pre-due reminder day, ascending,
+    exactly as the numpy comparisons would find them (NONE dates never match)."""
+    nd = np.array(next_due, dtype=np.int32)
+    wanted = np.zeros(max(ahead, default=0) + 1, bool)
+    wanted[[0, *ahead]] = True
+    near = nd == day
+    for k in ahead:
+        near |= nd == day + k
+    assert np.array_equal(_due_within(nd, day, wanted), np.flatnonzero(near))
