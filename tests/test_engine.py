@@ -82,3 +82,38 @@ def test_the_compiled_due_scan_equals_its_numpy_definition(next_due, day, ahead)
     for k in ahead:
         near |= nd == day + k
     assert np.array_equal(_due_within(nd, day, wanted), np.flatnonzero(near))
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), free=st.integers(0, 5),
+       alpha=st.floats(0, 3), third=st.sampled_from([1.0, 2.5]),
+       per_contact_c0=st.booleans())
+def test_the_compiled_contact_pass_equals_the_behaviour_definitions(seed, n, free, alpha,
+                                                                     third, per_contact_c0):
+    """_contacts_kernel against behaviour.complaint_probability and the plain counts:
+    the week's count includes this contact, episodes count contacts, the complaint draw
+    compares the same probability bit for bit."""
+    from sim import behaviour as bh
+    from sim.engine import _contacts_kernel
+
+    rng = np.random.default_rng(seed)
+    slots, persons, col = 60, 80, int(rng.integers(0, 7))
+    idx = rng.choice(slots, n, replace=False).astype(np.int64)
+    ep = np.where(rng.random(n) < 0.3, -1, rng.choice(100, n, replace=False)).astype(np.int64)
+    recent = rng.integers(0, 4, (slots, 7)).astype(np.int16)
+    week_sum = recent.sum(axis=1).astype(np.int16)
+    c0 = rng.random(n if per_contact_c0 else 1) * 0.01
+    tone, hard = rng.random(n) * 2, rng.random(n) < 0.3
+    prop = (rng.random(persons) * 2).astype(np.float32)
+    person = rng.integers(0, persons, n).astype(np.int64)
+    u = rng.random(n)
+    flat, sums, contacts = recent.reshape(-1).copy(), week_sum.copy(), np.zeros(100, np.int32)
+    out = np.empty(n, bool)
+    _contacts_kernel(idx, ep, col, flat, sums, contacts, c0, alpha, free, tone, hard, 1.7,
+                     third, prop, person, u, out)
+    week = week_sum[idx] + 1
+    prob = bh.complaint_probability(c0 if per_contact_c0 else c0[0], alpha, week, free, tone,
+                                    hard, 1.7, third, prop[person])
+    assert np.array_equal(out, u < prob)
+    assert np.array_equal(sums[idx], week) and np.array_equal(sums, flat.reshape(-1, 7).sum(axis=1))
+    assert np.array_equal(contacts[ep[ep >= 0]], np.ones(int((ep >= 0).sum()), np.int32))
