@@ -47,6 +47,8 @@ def machine() -> dict:
     import numpy as np
     import simpy
 
+    from sim import __version__
+
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -64,7 +66,8 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "cores": cores(), "logical_cpus": os.cpu_count(), "memory_gb": mem,
             "python": platform.python_version(), "numpy": np.__version__,
-            "simpy": simpy.__version__, "platform": platform.platform()}
+            "simpy": simpy.__version__, "platform": platform.platform(),
+            "collectsim": __version__}
 
 
 def load_average() -> float:

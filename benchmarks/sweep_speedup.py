@@ -15,22 +15,15 @@ The load averages before and after are recorded with the figures.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from _common import cores, emit, load_average, merge
 
-from sim import __version__
-from sim.experiment import available_cores
 from sim.sweep import sweep
-
-RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
 def bench_sweep(accounts: int) -> tuple[dict, tuple[str, ...]]:
@@ -41,20 +34,6 @@ def bench_sweep(accounts: int) -> tuple[dict, tuple[str, ...]]:
     return spec, (f"population.accounts={accounts}",)
 
 
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": available_cores(), "logical_cpus": os.cpu_count(),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "platform": platform.platform(), "collectsim": __version__}
-
-
 def timed(spec: dict, overrides: tuple[str, ...], workers: int) -> tuple[float, pd.DataFrame]:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -62,48 +41,38 @@ def timed(spec: dict, overrides: tuple[str, ...], workers: int) -> tuple[float, 
         return time.perf_counter() - t0, df
 
 
-def merge_results(key: str, figures: dict) -> None:
-    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    data[key] = figures
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, RESULTS)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--accounts", type=int, default=2000, help="accounts per run")
     ap.add_argument("--repeat", type=int, default=2, help="timings per setting (best counts)")
     args = ap.parse_args()
-    if available_cores() < 2:
+    if cores() < 2:
         print("sweep speed-up needs at least 2 cores; skipped", file=sys.stderr)
         return 0
     spec, overrides = bench_sweep(args.accounts)
-    load_before = os.getloadavg()
+    load_before = load_average()
     times: dict[int, list[float]] = {1: [], 2: []}
     frames = {}
     for _ in range(args.repeat):
         for workers in (1, 2):
             seconds, frames[workers] = timed(spec, overrides, workers)
             times[workers].append(seconds)
-    load_after = os.getloadavg()
+    load_after = load_average()
     pd.testing.assert_frame_equal(frames[1], frames[2], check_exact=True)  # same results
     runs = frames[1]["run_id"].nunique()
     one, two = min(times[1]), min(times[2])
     ratio = two / one
     print(f"sweep of {runs} runs ({args.accounts:,} accounts, 540 days each), best of "
           f"{args.repeat}: 1 worker {one:.1f} s, 2 workers {two:.1f} s "
-          f"(load average {load_before[0]:.2f} before, {load_after[0]:.2f} after)")
-    print(f"sweep_2_workers_over_1: {ratio:.2f} x")
-    merge_results("sweep_speedup", {
+          f"(load average {load_before:.2f} before, {load_after:.2f} after)")
+    emit("sweep_2_workers_over_1", round(ratio, 2), "x")
+    merge("sweep_speedup", {
         "sweep_2_workers_over_1": round(ratio, 3), "target_at_most": 0.6,
         "seconds_1_worker": round(one, 2), "seconds_2_workers": round(two, 2),
         "all_seconds": {f"{w}_worker{'s' if w > 1 else ''}": [round(t, 2) for t in ts]
                         for w, ts in times.items()},
-        "load_average_1min": {"before": round(load_before[0], 2),
-                              "after": round(load_after[0], 2)},
-        "runs": runs, "accounts": args.accounts, "sweep": spec,
-        "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine()})
+        "load_average_start": load_before, "load_average_end": load_after,
+        "runs": runs, "accounts": args.accounts, "sweep": spec})
     return 0
 
 

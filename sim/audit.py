@@ -20,22 +20,11 @@ LOG_COLUMNS = ("day", "hour", "slot", "person", "channel", "kind", "outcome", "d
 NEVER = -(10**6)
 
 
-def _rank_within(keys: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... for successive equal keys, in the given (time) order."""
-    order = np.argsort(keys, kind="stable")
-    k = keys[order]
-    start = np.r_[True, k[1:] != k[:-1]]
-    idx = np.arange(len(k))
-    first = np.maximum.accumulate(np.where(start, idx, 0))
-    rank = np.empty(len(k), dtype=np.int64)
-    rank[order] = idx - first
-    return rank
-
-
 @numba.njit(cache=True, nogil=True)
 def _rank_by_count(keys: np.ndarray, seen: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """``_rank_within`` for small non-negative keys in one pass: ``seen`` (zeros, one per
-    possible key) counts each key so far, and is left all zero again."""
+    """0, 1, 2, ... for successive equal keys, in the given (time) order, for small
+    non-negative keys in one pass: ``seen`` (zeros, one per possible key) counts each key
+    so far, and is left all zero again."""
     rank = np.empty(keys.shape[0], dtype=np.int64)
     for i in range(keys.shape[0]):
         rank[i] = seen[keys[i]]

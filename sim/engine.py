@@ -1032,7 +1032,7 @@ class Run:
         comp = np.empty(len(idx), bool)
         _contacts_kernel(idx, ep, col, self._recent_flat, self._recent_sum, self.eps.contacts,
                          np.atleast_1d(self.cat.complaint_base[chan]), b.complaint_alpha,
-                         b.complaint_free_contacts, np.broadcast_to(tone, (len(idx),)), hard,
+                         b.complaint_free_contacts, np.ascontiguousarray(tone, np.float64), hard,
                          b.complaint_hardship_pressure, float(third_party),
                          self.people.complaint_prop, p, u, comp)
         if comp.any():
