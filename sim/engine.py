@@ -165,37 +165,83 @@ class SlotSet:
 class Agenda:
     """Slots to look at on a given day, filed when a date is set (a promise, a judgment,
     a recall, a new plan). An entry may be stale (the date moved or was cancelled): the
-    caller checks the real date, so the agenda only has to be a superset. Entries are
-    filed in bulk when a day is read, so that adding costs nothing per call."""
+    caller checks the real date, so the agenda only has to be a superset.
 
-    def __init__(self) -> None:
-        self._on: dict[int, list[np.ndarray]] = {}
-        self._days: list[np.ndarray] = []
-        self._slots: list[np.ndarray] = []
+    A list of cells per day, linked through arrays (a calendar queue): filing and reading
+    are one compiled loop each, whatever the number of distinct days, and a read day's
+    cells are reused. Days outside ``[0, days)`` are never read and are not filed."""
+
+    def __init__(self, days: int, cap: int = 1024) -> None:
+        self.head = np.full(days, -1, np.int64)  # first cell of each day, -1: none
+        self.slot = np.zeros(cap, np.int64)
+        self.next = np.full(cap, -1, np.int64)  # next cell of the same day, or of the free list
+        self.next[:-1] = np.arange(1, cap)
+        self.free = np.array([0, cap], np.int64)  # first free cell, number of free cells
 
     def add(self, days: np.ndarray | int, idx: np.ndarray) -> None:
-        if len(idx):
-            self._slots.append(np.asarray(idx, dtype=np.int64))
-            self._days.append(np.broadcast_to(np.asarray(days, dtype=np.int64), (len(idx),)))
+        if not len(idx):
+            return
+        days = np.broadcast_to(np.asarray(days, dtype=np.int64), (len(idx),))
+        if self.free[1] < len(idx):
+            self._grow(len(idx))
+        _agenda_add(self.head, self.slot, self.next, self.free, days,
+                    np.asarray(idx, dtype=np.int64))
 
-    def _file(self) -> None:
-        days, slots = np.concatenate(self._days), np.concatenate(self._slots)
-        self._days, self._slots = [], []
-        order = np.argsort(days, kind="stable")
-        days, slots = days[order], slots[order]
-        cut = np.flatnonzero(days[1:] != days[:-1]) + 1
-        starts = [0, *cut.tolist()]
-        for a, b, day in zip(starts, [*starts[1:], len(days)], days[starts].tolist(), strict=True):
-            self._on.setdefault(day, []).append(slots[a:b])
+    def _grow(self, need: int) -> None:
+        cap = len(self.slot)
+        new = max(2 * cap, cap + need)
+        slot, nxt = np.zeros(new, np.int64), np.full(new, -1, np.int64)
+        slot[:cap], nxt[:cap] = self.slot, self.next
+        nxt[cap:-1] = np.arange(cap + 1, new)  # the new cells, chained, lead to the old free list
+        nxt[-1] = self.free[0]
+        self.slot, self.next = slot, nxt
+        self.free[:] = (cap, self.free[1] + new - cap)
 
     def pop(self, day: int) -> np.ndarray:
-        """Sorted slots filed for ``day`` (each once); the day is forgotten."""
-        if self._slots:
-            self._file()
-        parts = self._on.pop(day, None)
-        if not parts:
+        """Sorted slots filed for ``day`` (each once); the day's cells are freed."""
+        if not 0 <= day < len(self.head) or self.head[day] < 0:
             return np.zeros(0, dtype=np.int64)
-        return merge_sorted(np.zeros(0, dtype=np.int64), *parts)
+        return _agenda_pop(self.head, self.slot, self.next, self.free, day)
+
+
+@numba.njit(cache=True, nogil=True)
+def _agenda_add(head, slot, nxt, free, days, idx):  # pragma: no cover - compiled
+    """File ``idx`` under ``days`` (the caller made sure enough cells are free)."""
+    D = head.shape[0]
+    for j in range(idx.shape[0]):
+        day = days[j]
+        if day < 0 or day >= D:
+            continue
+        c = free[0]
+        free[0] = nxt[c]
+        free[1] -= 1
+        slot[c] = idx[j]
+        nxt[c] = head[day]
+        head[day] = c
+
+
+@numba.njit(cache=True, nogil=True)
+def _agenda_pop(head, slot, nxt, free, day):  # pragma: no cover - compiled
+    n, c = 0, head[day]
+    while c >= 0:
+        n += 1
+        c = nxt[c]
+    out = np.empty(n, np.int64)
+    n, c, last = 0, head[day], -1
+    while c >= 0:
+        out[n] = slot[c]
+        n += 1
+        last = c
+        c = nxt[c]
+    nxt[last] = free[0]  # the day's chain joins the free list whole
+    free[0] = head[day]
+    free[1] += n
+    head[day] = -1
+    out.sort()
+    keep = np.ones(n, np.bool_)
+    for i in range(1, n):
+        keep[i] = out[i] != out[i - 1]
+    return out[keep]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -345,10 +391,10 @@ class Run:
         self._placed = SlotSet()  # at an agency
         self._filed = SlotSet()  # in legal proceedings
         self._replanned = SlotSet()  # on a re-term or deferral
-        self._promise_on = Agenda()
-        self._legal_on = Agenda()
-        self._recall_on = Agenda()
-        self._reborrow_on = Agenda()
+        self._promise_on = Agenda(self.days)
+        self._legal_on = Agenda(self.days)
+        self._recall_on = Agenda(self.days)
+        self._reborrow_on = Agenda(self.days)
         self._dpd = np.zeros(n, np.int32)  # today's DPD: zero outside the owing set
         self._dpd_set = np.zeros(0, np.int64)
         # pre-due reminders look this many days ahead; billing is day 0 of the same scan

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.config import load_strategy
-from sim.engine import Run, Simulation, _due_within, run, run_arms
+from sim.engine import Agenda, Run, Simulation, _due_within, run, run_arms
 from tests.conftest import small
 
 
@@ -82,6 +82,32 @@ def test_the_compiled_due_scan_equals_its_numpy_definition(next_due, day, ahead)
     for k in ahead:
         near |= nd == day + k
     assert np.array_equal(_due_within(nd, day, wanted), np.flatnonzero(near))
+
+
+@settings(max_examples=100, deadline=None)
+@given(ops=st.lists(st.tuples(st.booleans(), st.lists(st.integers(-3, 12), max_size=30),
+                              st.lists(st.integers(0, 50), max_size=30)), max_size=40))
+def test_the_agenda_returns_what_was_filed_for_the_day(ops):
+    """Against a dict of sets: a pop gives the sorted distinct slots filed for that day
+    since it was last read, days outside the horizon are never filed, and cells freed by
+    a read are reused without mixing days (a small start capacity forces growth)."""
+    days = 10
+    ag, ref, today = Agenda(days, cap=2), {}, 0
+    for read, when, slots in ops:
+        if read:
+            want = np.array(sorted(ref.pop(today, set())), dtype=np.int64)
+            assert np.array_equal(ag.pop(today), want)
+            today = (today + 1) % days
+            continue
+        k = min(len(when), len(slots))
+        d, s = np.array(when[:k], np.int64), np.array(slots[:k], np.int64)
+        ag.add(d if k != 1 else int(d[0]), s)
+        for day, slot in zip(d.tolist(), s.tolist(), strict=True):
+            if 0 <= day < days:
+                ref.setdefault(day, set()).add(slot)
+    for day in range(days):
+        assert ag.pop(day).tolist() == sorted(ref.get(day, set()))
+    assert ag.free[1] == len(ag.slot)  # every cell is free again
 
 
 @settings(max_examples=200, deadline=None)
