@@ -539,13 +539,11 @@ class Run:
         billed, soon = self._billing(d)
         # billing is the only way into the owing set: merge today's bills, drop the paid up
         self._owing.add(billed)
-        w = self._owing.members()
-        w = self._owing.keep((bk.due[w] > 0) | (bk.fees[w] > 0) | (bk.oldest_day[w] != NONE))
-        od = w[bk.due[w] > 0]
-        if len(od):
-            self.daily["interest"][d] += lg.accrue_interest(
-                bk, od, sc.product.penalty_interest_daily).sum()
-        dpd_w = bk.dpd_of(d, w)  # DPD is zero outside the owing set
+        w, dpd_w, interest = lg.age_owing(bk, self._owing.members(), d,
+                                          sc.product.penalty_interest_daily)
+        self._owing.idx = w  # DPD is zero outside the owing set
+        if interest:
+            self.daily["interest"][d] += interest
         co_m = (dpd_w > sc.product.charge_off_dpd) & (self.legal_day[w] == NONE) & ~self.vacant[w]
         co = w[co_m]
         if len(co):
@@ -1366,20 +1364,13 @@ class Run:
         # the bucket mix is counted there; the rest of the active book is current. Sums
         # of whole cents are exact in float64, so the order of summation cannot matter.
         w = self._owing.members()
-        b_w = lg.bucket_of(bk.dpd_of(d, w))
-        act_w = ~self.vacant[w] & (bk.status[w] == lg.ACTIVE)
-        late = act_w & (b_w > 0)
-        bal_late = bk.balance(w[late])
-        n_vacant = np.count_nonzero(self.vacant)
-        n_idle = np.count_nonzero((bk.status == lg.IDLE) & ~self.vacant)
-        n_active = self.n - n_vacant - n_idle
-        counts = np.bincount(b_w[late], minlength=7)[:7]
-        counts[0] = n_active - counts[1:].sum()
+        counts, money, owed = lg.bucket_mix(bk, w, d, self.vacant)
+        n_idle, n_vacant = lg.count_idle_vacant(bk.status, self.vacant)
+        counts[0] = self.n - n_vacant - n_idle - counts[1:].sum()
         # a slot that is not active owes nothing (a plan ends paid, a closed slot is zeroed);
         # due and fees are owed in the owing set only, the unbilled total is kept by the ledger
-        total = bk.unbilled_total + int(bk.due[w].sum()) + int(bk.fees[w].sum())
-        money = np.bincount(b_w[late], weights=bal_late, minlength=7)[:7]
-        money[0] = float(total - int(bal_late.sum()))
+        total = bk.unbilled_total + owed
+        money[0] = total - money[1:].sum()
         self.bucket_count[d] = counts
         self.bucket_balance[d] = money
         agency = self._placed.members()
@@ -1394,7 +1385,8 @@ class Run:
         self.daily["balance"][d] = total
         if self.cal.month_end[d]:
             code = np.zeros(self.n, np.int8)
-            code[w[act_w]] = b_w[act_w]
+            act_w = ~self.vacant[w] & (bk.status[w] == lg.ACTIVE)
+            code[w[act_w]] = lg.bucket_of(bk.dpd_of(d, w[act_w]))
             self.snapshots.append((d, code, bk.person.copy(), bk.balance()))
         if self.check_invariants:
             # the shortcuts above, checked against the whole book

@@ -273,6 +273,82 @@ def accrue_interest(book: Book, idx: np.ndarray, daily_rate: float) -> np.ndarra
     return i
 
 
+def age_owing(book: Book, owing: np.ndarray, day: int,
+              daily_rate: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """The day's pass over the slots that may owe (``owing``, ascending): drop those that
+    owe nothing (no due, no fees, no oldest unpaid date), accrue penalty interest on the
+    overdue instalments (``accrue_interest``), and give each remaining slot's DPD
+    (``dpd_of``). Returns the slots still owing, their DPD and the interest booked
+    (cents), in one compiled pass instead of a dozen gathers of the same slots."""
+    owing = np.asarray(owing, np.int64)
+    kept, dpd = np.empty(len(owing), np.int64), np.empty(len(owing), np.int32)
+    n, interest = _age_owing_kernel(owing, day, daily_rate, book.due, book.fees,
+                                    book.interest_flow, book.oldest_day, kept, dpd)
+    return kept[:n], dpd[:n], interest
+
+
+@numba.njit(cache=True, nogil=True)
+def _age_owing_kernel(owing, day, rate, due, fees, interest_flow, oldest_day, kept,
+                      dpd):  # pragma: no cover - compiled
+    n, total = 0, 0
+    for j in range(owing.shape[0]):
+        i = owing[j]
+        od = oldest_day[i]
+        if due[i] <= 0 and fees[i] <= 0 and od == NONE:
+            continue
+        if due[i] > 0:
+            a = np.int64(np.floor(due[i] * rate))  # the float product, floored: as numpy
+            fees[i] += a
+            interest_flow[i] += a
+            total += a
+        kept[n] = i
+        dpd[n] = 0 if od == NONE else max(day - od, 0)
+        n += 1
+    return n, total
+
+
+def bucket_mix(book: Book, owing: np.ndarray, day: int,
+               vacant: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Delinquent accounts and balances by bucket M1..M6 (entries 1..6; entry 0 left
+    zero) among the active slots of ``owing`` that are not ``vacant`` (every slot past due
+    is in ``owing``), and the due plus fees owed over ``owing``, in cents."""
+    counts, money = np.zeros(7, np.int64), np.zeros(7, np.int64)
+    owed = _bucket_mix_kernel(np.asarray(owing, np.int64), day, book.oldest_day, book.status,
+                              vacant, book.unbilled, book.due, book.fees, _BUCKET_LUT,
+                              counts, money)
+    return counts, money, owed
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket_mix_kernel(owing, day, oldest_day, status, vacant, unbilled, due, fees, lut, counts,
+                       money):  # pragma: no cover - compiled
+    owed = 0
+    top = lut.shape[0] - 1
+    for j in range(owing.shape[0]):
+        i = owing[j]
+        owed += due[i] + fees[i]
+        od = oldest_day[i]
+        if od == NONE or vacant[i] or status[i] != ACTIVE:
+            continue
+        b = lut[min(max(day - od, 0), top)]
+        if b > 0:
+            counts[b] += 1
+            money[b] += unbilled[i] + due[i] + fees[i]
+    return owed
+
+
+@numba.njit(cache=True, nogil=True)
+def count_idle_vacant(status, vacant):  # pragma: no cover - compiled
+    """(idle slots that are not vacant, vacant slots), in one pass over the book."""
+    idle, empty = 0, 0
+    for i in range(status.shape[0]):
+        if vacant[i]:
+            empty += 1
+        elif status[i] == IDLE:
+            idle += 1
+    return idle, empty
+
+
 def pay(book: Book, cal: Calendar, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     """Apply payments (capped at what is owed): fees first, then the oldest instalments;
     the oldest unpaid cycle is then found from what is still due. Returns the amounts
