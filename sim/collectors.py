@@ -68,6 +68,12 @@ class Desk:
     def enqueue(self, acct: np.ndarray, channel: np.ndarray, prio: np.ndarray,
                 attempts: np.ndarray, expiry_days: int) -> None:
         """Today's requests; yesterday's unworked tasks keep their age, or expire."""
+        if not len(acct):
+            # no requests: yesterday's tasks are not asked for again, so none ages or expires
+            self.acct, self.channel, self.prio = acct.astype(np.int64), channel, prio
+            self.left, self.made, self.age = (np.zeros(0, dtype=np.int16) for _ in range(3))
+            self.not_before, self.multi = np.zeros(0), np.zeros(0, dtype=bool)
+            return
         age = np.zeros(len(acct), dtype=np.int16)
         if len(self.acct):
             unworked = self.made == 0
