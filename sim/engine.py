@@ -279,6 +279,31 @@ def _contacts_kernel(idx, ep, col, recent_flat, recent_sum, ep_contacts, c0, alp
         complained[j] = u[j] < min(max(p, 0.0), 1.0)
 
 
+@numba.njit(cache=True, nogil=True)
+def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, agency_until,
+                      willingness, idx, p, base, ls, stim, will,
+                      agency):  # pragma: no cover - compiled
+    """The owing slots ``w`` that still have instalments due and paid nothing today, with
+    what the repayment hazard reads of them, gathered in one pass: person, baseline
+    ability and shock log-sum (of the person), the stimulus summed over the four classes
+    in class order (float32, as numpy sums the rows), willingness, at an agency.
+    Returns how many; the outputs are filled up to there."""
+    n = 0
+    for j in range(w.shape[0]):
+        i = w[j]
+        if due[i] <= 0 or paid_today[i]:
+            continue
+        q = person[i]
+        idx[n], p[n] = i, q
+        base[n], ls[n], will[n] = ability[q], logsum[q], willingness[q]
+        x = stim_all[0, i] + stim_all[1, i]
+        x = x + stim_all[2, i]
+        stim[n] = x + stim_all[3, i]
+        agency[n] = agency_until[i] != NONE
+        n += 1
+    return n
+
+
 class Run:
     """All the state of one run, and the handlers the processes call."""
 
@@ -704,18 +729,21 @@ class Run:
         bk = self.book
         # nothing has been billed since the owing set was last pruned: it holds every due
         w = self._owing.members()
-        idx = w[(bk.due[w] > 0) & ~self._paid_today[w]]
-        if not len(idx):
+        pp, k = self.people, len(w)
+        idx, p = np.empty(k, np.int64), np.empty(k, np.int64)
+        base, logsum, stim = (np.empty(k, np.float32) for _ in range(3))
+        will, agency = np.empty(k, np.float32), np.empty(k, np.bool_)
+        k = _repayment_inputs(w, bk.due, self._paid_today, bk.person, pp.ability,
+                              self.shock_logsum, self.stim, self.agency_until, pp.willingness,
+                              idx, p, base, logsum, stim, will, agency)
+        if not k:
             return
-        p = bk.person[idx]
-        a = self._ability_of(p)
-        stim = np.take(self.stim, idx, axis=1).sum(axis=0)
-        agency = self.agency_until[idx] != NONE
+        idx, p, stim, agency = idx[:k], p[:k], stim[:k], agency[:k]
+        a = base[:k] * np.exp(logsum[:k])  # = _ability_of(p)
         if agency.any():
-            seg = self.people.segment[p[agency]]
+            seg = pp.segment[p[agency]]
             stim[agency] += self.sc.agency.uplift * self.resp[seg, ESCALATION]
-        prob = bh.repayment_probability(self.sc.behaviour.base_hazard, a,
-                                        self.people.willingness[p], stim,
+        prob = bh.repayment_probability(self.sc.behaviour.base_hazard, a, will[:k], stim,
                                         self.sc.behaviour.ability_exponent)
         pays = self.streams.uniform("repay", d, idx, 0) < prob
         j = idx[pays]
@@ -1133,16 +1161,20 @@ class Run:
             got = u[0] < self.cat.reach[chan]
         outcome = np.where(got, DELIVERED, NOT_DELIVERED)
         self._today.append(d, hour, idx, p, chan, kind, outcome)
+        u_comp, u_out = u[1], (u[2] if kind == MESSAGE else None)
         if not got.all():
-            idx, tone, p, ep, u = idx[got], tone[got], p[got], ep[got], u[:, got]
+            # row by row: a boolean mask along the second axis of u is a slow path
+            idx, tone, p, ep, u_comp = idx[got], tone[got], p[got], ep[got], u_comp[got]
+            if u_out is not None:
+                u_out = u_out[got]
         if len(idx):
             seg = self.people.segment[p]
             self._impulse(idx, chan, p=p, seg=seg)
             if reminder:
                 self.last_reminder[idx] = d
-            self._contact_delivered(d, idx, chan, tone, p=p, ep=ep, u=u[1], seg=seg)
-            if kind == MESSAGE:
-                out = u[2] < self.sc.behaviour.optout_per_message
+            self._contact_delivered(d, idx, chan, tone, p=p, ep=ep, u=u_comp, seg=seg)
+            if u_out is not None:
+                out = u_out < self.sc.behaviour.optout_per_message
                 if out.any():
                     self.gate.optout[idx[out]] = True
                     self.auditor.optouts(d, hour, p[out])
