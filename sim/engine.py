@@ -245,17 +245,40 @@ def _agenda_pop(head, slot, nxt, free, day):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _due_within(next_due_day, d, wanted):  # pragma: no cover - compiled
-    """Slots (ascending) whose next due date is d + k for a k with wanted[k]: one pass
-    over the book instead of a comparison per k, an OR and a flatnonzero."""
-    out = np.empty(next_due_day.shape[0], np.int64)
+def _due_within(next_due_day, d, wanted, starts, ends):  # pragma: no cover - compiled
+    """Slots (ascending) whose next due date is d + k for a k with wanted[k], among the
+    slot ranges [starts[r], ends[r]) (ascending, disjoint): one pass instead of a
+    comparison per k, an OR and a flatnonzero."""
+    size = 0
+    for r in range(starts.shape[0]):
+        size += ends[r] - starts[r]
+    out = np.empty(size, np.int64)
     n, m = 0, wanted.shape[0]
-    for i in range(next_due_day.shape[0]):
-        k = next_due_day[i] - d
-        if k >= 0 and k < m and wanted[k]:
-            out[n] = i
-            n += 1
+    for r in range(starts.shape[0]):
+        for i in range(starts[r], ends[r]):
+            k = next_due_day[i] - d
+            if k >= 0 and k < m and wanted[k]:
+                out[n] = i
+                n += 1
     return out[:n].copy()
+
+
+def dom_runs(dom: np.ndarray) -> np.ndarray | None:
+    """For a book in due-day order: slots of due day of month x are
+    ``runs[x]:runs[x + 1]`` (x = 1..31). None when the book is not in that order."""
+    if not np.all(dom[:-1] <= dom[1:]):
+        return None
+    return np.searchsorted(dom, np.arange(0, 33)).astype(np.int64)
+
+
+def due_day_runs(cal: lg.Calendar, runs: np.ndarray, d: int,
+                 offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slot ranges (starts, ends; ascending, disjoint) that hold every slot due on day
+    d + k for a k with offsets[k]: a due date falls on the slot's due day of month, so
+    these are the runs (``dom_runs``) of the days of month of those days."""
+    doms = sorted({cal.day_of_month(d + k) for k in np.flatnonzero(offsets).tolist()})
+    x = np.array(doms, np.int64)
+    return runs[x], runs[x + 1]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -479,6 +502,9 @@ class Run:
                      age=age)
         self.book.opening[:] = self.book.lent
         self.book.lent[:] = 0
+        # the book is in due-day order (population.generate) and stays so (a joiner takes
+        # the slot's due day): billing scans only the runs of the days it looks at
+        self._dom_run = dom_runs(self.book.dom)
         self._refresh_risk()
 
     # ------------------------------------------------------------------ helpers
@@ -593,7 +619,11 @@ class Run:
             persons = np.arange(self.next_joiner, self.next_joiner + len(v))
             self.next_joiner += len(v)
             bk.person[v] = persons
-            bk.dom[v] = self.people.due_dom[persons]
+            # A joiner takes the slot's due day of month. Due days are uniform and
+            # independent of everything else, so no distribution changes, and the book
+            # stays ordered by due day: a day's bills and pre-due reminders are runs of
+            # neighbouring slots, not a scatter over the whole book (population.generate).
+            self.people.due_dom[persons] = bk.dom[v]
             bk.plan_no[v] = 0
             for a in (self.stim,):
                 a[:, v] = 0
@@ -822,7 +852,7 @@ class Run:
         date is today or on a pre-due reminder day (read again by the strategy)."""
         bk, sc = self.book, self.sc
         # one pass over the book a day: due today, or on a day a pre-due reminder looks at
-        soon = _due_within(bk.next_due_day, d, self._pre_due_offsets)
+        soon = _due_within(bk.next_due_day, d, self._pre_due_offsets, *self._due_runs(d))
         idx = soon[(bk.next_due_day[soon] == d) & (bk.status[soon] == lg.ACTIVE)
                    & ~self.vacant[soon]]
         if len(idx):
@@ -864,6 +894,11 @@ class Run:
             self._reborrow_on.add(bk.reborrow_day[stay], stay)
         self._ending.keep((bk.status[e] == lg.ACTIVE) & (bk.n_left[e] == 0) & ~self.vacant[e])
         return idx, soon
+
+    def _due_runs(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._dom_run is None:  # not in due-day order: the whole book
+            return np.zeros(1, np.int64), np.full(1, self.n, np.int64)
+        return due_day_runs(self.cal, self._dom_run, d, self._pre_due_offsets)
 
     def _leave(self, d: int, idx: np.ndarray, code: int,
                charged_off: np.ndarray | None = None) -> None:
@@ -1439,6 +1474,12 @@ class Run:
             self.daily["dpd_regressions"][d] = np.count_nonzero(back)
             self._prev_dpd = dpd
             self._prev_person = bk.person.copy()
+            # tomorrow's due scan over the due-day runs finds what a scan of the book finds
+            whole = (np.zeros(1, np.int64), np.full(1, self.n, np.int64))
+            assert np.array_equal(
+                _due_within(bk.next_due_day, d + 1, self._pre_due_offsets, *self._due_runs(d + 1)),
+                _due_within(bk.next_due_day, d + 1, self._pre_due_offsets, *whole)), \
+                "a due date off the slot's due day, or the book out of due-day order"
             res = bk.residual()
             if res.any():
                 raise AssertionError(f"money not conserved on day {d}: "

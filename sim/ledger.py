@@ -65,6 +65,11 @@ class Calendar:
     def due_day(self, month: np.ndarray, dom: np.ndarray) -> np.ndarray:
         return self.month_first[np.asarray(month) + self._off] + np.asarray(dom, dtype=np.int64) - 1
 
+    def day_of_month(self, day: int) -> int:
+        """1..31 for day ``day`` (days since the start; any day, past the horizon too)."""
+        m = int(np.searchsorted(self.month_first, day, side="right")) - 1
+        return int(day - self.month_first[m]) + 1
+
     def date(self, day: int) -> dt.date:
         return self.start + dt.timedelta(days=int(day))
 

@@ -145,7 +145,10 @@ def mutated(draw: st.DrawFn, docs: dict[str, dict[str, Any]], max_mutations: int
             node[key] = draw(weird)
         elif op == "scale" and isinstance(node, int | float) and not isinstance(node, bool):
             k = draw(st.sampled_from([-1, 0, 2, 10, 1e3, 1e6, 1e300, math.nan, math.inf]))
-            v = node * k if not (isinstance(k, float) and math.isnan(k)) else k
+            try:
+                v = node * k if not (isinstance(k, float) and math.isnan(k)) else k
+            except OverflowError:  # an int scaled up before, now beyond any float
+                v = math.inf
             doc = _set(doc, path, int(v) if isinstance(node, int) and math.isfinite(v) else v)
         elif op == "empty" and isinstance(node, dict | list):
             doc = _set(doc, path, type(node)())

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.config import load_strategy
-from sim.engine import Agenda, Run, Simulation, _due_within, run, run_arms
+from sim.engine import Agenda, Run, Simulation, _due_within, dom_runs, due_day_runs, run, run_arms
 from tests.conftest import small
 
 
@@ -81,7 +81,34 @@ def test_the_compiled_due_scan_equals_its_numpy_definition(next_due, day, ahead)
     near = nd == day
     for k in ahead:
         near |= nd == day + k
-    assert np.array_equal(_due_within(nd, day, wanted), np.flatnonzero(near))
+    whole = np.zeros(1, np.int64), np.full(1, len(nd), np.int64)
+    assert np.array_equal(_due_within(nd, day, wanted, *whole), np.flatnonzero(near))
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300), day=st.integers(0, 540),
+       ahead=st.sets(st.integers(1, 70), max_size=4))
+def test_the_due_scan_over_due_day_runs_finds_what_the_whole_book_scan_finds(seed, n, day,
+                                                                            ahead):
+    """On a book in due-day order, with due dates on each slot's due day of month (as
+    the ledger sets them), scanning only the runs of the days looked at (which may span
+    months, so two of them can share a day of month) gives the same slots."""
+    import datetime as dt
+
+    from sim import ledger as lg
+
+    rng = np.random.default_rng(seed)
+    cal = lg.Calendar(dt.date(2025, 1, 1), 540, [])
+    dom = np.sort(rng.integers(1, 29, n)).astype(np.int8)
+    nd = cal.due_day(rng.integers(-1, 20, n), dom).astype(np.int32)
+    nd[rng.random(n) < 0.2] = lg.NONE
+    wanted = np.zeros(max(ahead, default=0) + 1, bool)
+    wanted[[0, *ahead]] = True
+    whole = np.zeros(1, np.int64), np.full(1, n, np.int64)
+    runs = dom_runs(dom)
+    assert np.array_equal(_due_within(nd, day, wanted, *due_day_runs(cal, runs, day, wanted)),
+                          _due_within(nd, day, wanted, *whole))
+    assert dom_runs(dom[::-1]) is None or np.all(dom == dom[0])
 
 
 @settings(max_examples=100, deadline=None)
