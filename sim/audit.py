@@ -75,9 +75,9 @@ class Auditor:
     def day(self, day: int, log: dict[str, np.ndarray]) -> None:
         col = day % 7
         if self._counted[col]:
-            who = np.concatenate(self._counted[col])
-            self.calls_by_day[who, col] = 0
-            self.tp_by_day[who, col] = 0
+            at = np.concatenate(self._counted[col]) * 7 + col  # flat: 1-d indexing is cheaper
+            self._calls_flat[at] = 0
+            self._tp_flat[at] = 0
             self._counted[col] = []
         if len(log["day"]) == 0:
             return

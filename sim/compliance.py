@@ -85,9 +85,9 @@ class Gate:
     def new_day(self, day: int) -> None:
         col = day % 7
         if self._booked[col]:
-            booked = np.concatenate(self._booked[col])
-            self.calls[booked, col] = 0
-            self.tp[booked, col] = 0
+            at = np.concatenate(self._booked[col]) * 7 + col
+            self._calls_flat[at] = 0
+            self._tp_flat[at] = 0
             self._booked[col] = []
         self._day = day
 

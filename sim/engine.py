@@ -282,6 +282,16 @@ def due_day_runs(cal: lg.Calendar, runs: np.ndarray, d: int,
 
 
 @numba.njit(cache=True, nogil=True)
+def _clear_week_column(t, col, recent_flat, recent_sum):  # pragma: no cover - compiled
+    """Take a week-old day (column ``col``) out of slots ``t``'s 7-day contact counts.
+    A slot listed twice is cleared once: its column is zero the second time."""
+    for j in range(t.shape[0]):
+        k = t[j] * 7 + col
+        recent_sum[t[j]] -= recent_flat[k]
+        recent_flat[k] = 0
+
+
+@numba.njit(cache=True, nogil=True)
 def _contacts_kernel(idx, ep, col, recent_flat, recent_sum, ep_contacts, c0, alpha, free, tone,
                      hard, hardship_pressure, third_party, propensity, person, u,
                      complained):  # pragma: no cover - compiled
@@ -604,10 +614,8 @@ class Run:
         # today's column of the contact week held the contacts of a week ago: clear just those
         col = d % 7
         if self._recent_touched[col]:
-            t = np.concatenate(self._recent_touched[col])
-            # a slot listed twice gets the same value twice: the subtraction reads first
-            self._recent_sum[t] -= self.recent[t, col]
-            self.recent[t, col] = 0
+            _clear_week_column(np.concatenate(self._recent_touched[col]), col,
+                               self._recent_flat, self._recent_sum)
             self._recent_touched[col] = []
         self._paid_today[:] = False
         self._planned_today[:] = False
