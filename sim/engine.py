@@ -282,6 +282,27 @@ def due_day_runs(cal: lg.Calendar, runs: np.ndarray, d: int,
 
 
 @numba.njit(cache=True, nogil=True)
+def _agent_outcomes(p, contactability, prof, u, rpc_given_answer, fixed_minutes, outcome,
+                    minutes, conv):  # pragma: no cover - compiled
+    """Outcome of each agent call to persons ``p`` from its draws (u[0]: answered, with
+    probability min(0.95, contactability x the hour's profile), u[1]: right party), its
+    fixed handle minutes, and the calls that became conversations (their positions in
+    ``conv``; returns how many): the arithmetic of call_outcomes, in one pass."""
+    n = 0
+    for j in range(p.shape[0]):
+        answer = min(0.95, np.float64(contactability[p[j]]) * prof)
+        o = NO_ANSWER
+        if u[0, j] < answer:
+            o = CONVERSATION if u[1, j] < rpc_given_answer else WRONG_PARTY
+        outcome[j] = o
+        minutes[j] = fixed_minutes[o]
+        if o == CONVERSATION:
+            conv[n] = j
+            n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
 def _clear_week_column(t, col, recent_flat, recent_sum):  # pragma: no cover - compiled
     """Take a week-old day (column ``col``) out of slots ``t``'s 7-day contact counts.
     A slot listed twice is cleared once: its column is zero the second time."""
@@ -1289,7 +1310,6 @@ class Run:
         c = self.sc.collectors
         p = self.book.person[idx] if p is None else p
         prof = self.profile[int(hour) % 24]
-        answer = np.minimum(0.95, self.people.contactability[p] * prof)
         # answer, right party and talk time of attempt k: draws 8k, 8k + 1 and 8k, in one hash
         u = self.streams.uniform_rows([("contact", d, 0), ("contact", d, 1), ("handle", d, 0)],
                                       idx, made.astype(np.int64) * 8)
@@ -1298,15 +1318,22 @@ class Run:
             some_third = bool(third.any())
         else:
             some_third = False  # a queue of agent calls only
-        answered = u[0] < (np.where(third, 0.5 * prof, answer) if some_third else answer)
-        rpc = answered & (u[1] < c.right_party_given_answer)
-        outcome = np.zeros(len(idx), np.int8)  # NO_ANSWER
-        outcome[answered] = WRONG_PARTY
-        outcome[rpc] = CONVERSATION
         if some_third:
+            answer = np.minimum(0.95, self.people.contactability[p] * prof)
+            answered = u[0] < np.where(third, 0.5 * prof, answer)
+            rpc = answered & (u[1] < c.right_party_given_answer)
+            outcome = np.zeros(len(idx), np.int8)  # NO_ANSWER
+            outcome[answered] = WRONG_PARTY
+            outcome[rpc] = CONVERSATION
             outcome[answered & third] = THIRD_PARTY_REACHED
-        minutes = self._fixed_minutes[outcome]
-        conv = np.flatnonzero(outcome == CONVERSATION)
+            minutes = self._fixed_minutes[outcome]
+            conv = np.flatnonzero(outcome == CONVERSATION)
+        else:  # the usual batch: agent calls only, in one compiled pass
+            outcome, minutes = np.empty(len(idx), np.int8), np.empty(len(idx))
+            conv = np.empty(len(idx), np.int64)
+            conv = conv[:_agent_outcomes(p, self.people.contactability, float(prof), u,
+                                         c.right_party_given_answer, self._fixed_minutes,
+                                         outcome, minutes, conv)]
         if len(conv):  # talk time, lognormal
             minutes[conv] += np.exp(self._log_rpc_median + c.rpc_sigma * ndtri(u[2, conv]))
         return outcome, minutes

@@ -193,3 +193,26 @@ def test_lazy_stimulus_decay_equals_a_daily_pass_bit_for_bit(seed, days):
         lazy[cls, idx] += amount
     _decay_to(lazy, stim_day, decay, np.arange(n, dtype=np.int64), days - 1)
     assert np.array_equal(lazy.view(np.uint32), eager.view(np.uint32))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), prof=st.floats(0, 3),
+       rpc=st.floats(0, 1))
+def test_the_compiled_call_outcomes_equal_the_numpy_comparisons(seed, n, prof, rpc):
+    """_agent_outcomes against the numpy code it replaced in Run.call_outcomes."""
+    from sim.engine import CONVERSATION, WRONG_PARTY, _agent_outcomes
+
+    rng = np.random.default_rng(seed)
+    contact = rng.uniform(0, 1, 80).astype(np.float32)
+    p = rng.integers(0, 80, n)
+    u = rng.uniform(0, 1, (3, n))
+    fixed = rng.uniform(0, 5, 4)
+    answered = u[0] < np.minimum(0.95, contact[p] * np.float64(prof))
+    want = np.zeros(n, np.int8)
+    want[answered] = WRONG_PARTY
+    want[answered & (u[1] < rpc)] = CONVERSATION
+    outcome, minutes, conv = np.empty(n, np.int8), np.empty(n), np.empty(n, np.int64)
+    k = _agent_outcomes(p, contact, prof, u, rpc, fixed, outcome, minutes, conv)
+    assert np.array_equal(outcome, want)
+    assert np.array_equal(minutes, fixed[want])
+    assert np.array_equal(conv[:k], np.flatnonzero(want == CONVERSATION))
