@@ -334,39 +334,14 @@ def _contacts_kernel(idx, ep, col, recent_flat, recent_sum, ep_contacts, c0, alp
 
 
 @numba.njit(cache=True, nogil=True)
-def _decay_slot(stim, stim_day, decay, i, day):  # pragma: no cover - compiled
-    """Slot i's stimulus as of ``day``: the daily decays it has missed since
-    ``stim_day[i]``, one multiplication per day in float32, as a daily pass over the
-    whole book would have made them (so the same bits), then ``stim_day[i] = day``."""
-    k = day - stim_day[i]
-    if k <= 0:
-        return
-    stim_day[i] = day
-    for c in range(stim.shape[0]):
-        x = stim[c, i]
-        if x != 0:
-            f = decay[c]
-            for _ in range(k):
-                x = x * f
-            stim[c, i] = x
-
-
-@numba.njit(cache=True, nogil=True)
-def _decay_to(stim, stim_day, decay, idx, day):  # pragma: no cover - compiled
-    for j in range(idx.shape[0]):
-        _decay_slot(stim, stim_day, decay, idx[j], day)
-
-
-@numba.njit(cache=True, nogil=True)
-def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, stim_day, decay,
-                      day, agency_until, willingness, idx, p, base, ls, stim, will,
+def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, agency_until,
+                      willingness, idx, p, base, ls, stim, will,
                       agency):  # pragma: no cover - compiled
     """The owing slots ``w`` that still have instalments due and paid nothing today, with
     what the repayment hazard reads of them, gathered in one pass: person, baseline
     ability and shock log-sum (of the person), the stimulus summed over the four classes
-    in class order (float32, as numpy sums the rows) after bringing its decay up to
-    ``day`` (``_decay_to``), willingness, at an agency. Returns how many; the outputs
-    are filled up to there."""
+    in class order (float32, as numpy sums the rows), willingness, at an agency.
+    Returns how many; the outputs are filled up to there."""
     n = 0
     for j in range(w.shape[0]):
         i = w[j]
@@ -375,7 +350,6 @@ def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, sti
         q = person[i]
         idx[n], p[n] = i, q
         base[n], ls[n], will[n] = ability[q], logsum[q], willingness[q]
-        _decay_slot(stim_all, stim_day, decay, i, day)
         x = stim_all[0, i] + stim_all[1, i]
         x = x + stim_all[2, i]
         stim[n] = x + stim_all[3, i]
@@ -445,12 +419,7 @@ class Run:
         self.shock_logsum = np.zeros(P, np.float32)
         self._shock_end_order = np.argsort(self.people.shock_end, kind="stable")
         self._shock_end_sorted = self.people.shock_end[self._shock_end_order]
-        # Stimulus by response class; each slot's decay is applied when the slot is next
-        # read or touched (_decay_slot) rather than to the whole book every day: most
-        # slots go weeks between contacts, and a daily pass was 16 MB at 1M accounts.
         self.stim = np.zeros((4, n), np.float32)
-        self.stim_day = np.zeros(n, np.int32)  # the last day whose decay stim holds
-        self._day = 0  # the day being simulated (set at its start)
         self.cause = np.zeros(n, np.int8)
         self.broken = np.zeros(n, np.int16)
         self.promise_day = np.full(n, NONE, np.int32)
@@ -602,7 +571,6 @@ class Run:
         cls = int(self.cat.response[chan])
         if seg is None:
             seg = self.people.segment[self.book.person[idx] if p is None else p]
-        _decay_to(self.stim, self.stim_day, self.decay, np.asarray(idx, np.int64), self._day)
         row = self.stim[cls]  # a row view: 1-d fancy indexing is cheaper than 2-d
         row[idx] += (self._imp_lut[chan][seg] * scale).astype(np.float32)
 
@@ -630,7 +598,6 @@ class Run:
 
     def start_of_day(self, d: int) -> None:
         bk, sc = self.book, self.sc
-        self._day = d
         self.gate.new_day(d)
         # today's column of the contact week held the contacts of a week ago: clear just those
         col = d % 7
@@ -645,6 +612,7 @@ class Run:
         if d > 0 and self.cal.month_of[d] != self.cal.month_of[d - 1]:
             self.miss_recent *= 0.7
             self._refresh_risk()
+        self.stim *= self.decay[:, None]
         self._promises(d)
         self._repayments(d)
         self._agency_and_legal(d)
@@ -686,8 +654,8 @@ class Run:
             # neighbouring slots, not a scatter over the whole book (population.generate).
             self.people.due_dom[persons] = bk.dom[v]
             bk.plan_no[v] = 0
-            self.stim[:, v] = 0
-            self.stim_day[v] = d
+            for a in (self.stim,):
+                a[:, v] = 0
             self.cause[v] = 0
             self.broken[v] = 0
             self.promise_day[v] = NONE
@@ -825,8 +793,7 @@ class Run:
         base, logsum, stim = (np.empty(k, np.float32) for _ in range(3))
         will, agency = np.empty(k, np.float32), np.empty(k, np.bool_)
         k = _repayment_inputs(w, bk.due, self._paid_today, bk.person, pp.ability,
-                              self.shock_logsum, self.stim, self.stim_day, self.decay, d,
-                              self.agency_until, pp.willingness,
+                              self.shock_logsum, self.stim, self.agency_until, pp.willingness,
                               idx, p, base, logsum, stim, will, agency)
         if not k:
             return

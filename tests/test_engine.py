@@ -173,29 +173,6 @@ def test_the_compiled_contact_pass_equals_the_behaviour_definitions(seed, n, fre
 
 
 @settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), days=st.integers(1, 60))
-def test_lazy_stimulus_decay_equals_a_daily_pass_bit_for_bit(seed, days):
-    """Decay applied when a slot is next read (one float32 multiplication per missed day)
-    against the daily whole-book pass it replaces, with impulses on random days."""
-    from sim.engine import _decay_to
-
-    rng = np.random.default_rng(seed)
-    n = 50
-    decay = np.exp(-1.0 / rng.uniform(1, 30, 4)).astype(np.float32)
-    eager = np.zeros((4, n), np.float32)
-    lazy, stim_day = eager.copy(), np.zeros(n, np.int32)
-    for d in range(days):
-        eager *= decay[:, None]
-        idx = np.flatnonzero(rng.random(n) < 0.2).astype(np.int64)
-        cls, amount = int(rng.integers(0, 4)), rng.uniform(0, 2, len(idx)).astype(np.float32)
-        _decay_to(lazy, stim_day, decay, idx, d)
-        eager[cls, idx] += amount
-        lazy[cls, idx] += amount
-    _decay_to(lazy, stim_day, decay, np.arange(n, dtype=np.int64), days - 1)
-    assert np.array_equal(lazy.view(np.uint32), eager.view(np.uint32))
-
-
-@settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), prof=st.floats(0, 3),
        rpc=st.floats(0, 1))
 def test_the_compiled_call_outcomes_equal_the_numpy_comparisons(seed, n, prof, rpc):
