@@ -303,6 +303,22 @@ def _agent_outcomes(p, contactability, prof, u, rpc_given_answer, fixed_minutes,
 
 
 @numba.njit(cache=True, nogil=True)
+def _reachable(idx, vacant, person, has, keep, p):  # pragma: no cover - compiled
+    """Positions in ``idx`` of the slots not vacant whose person has ``has`` (an empty
+    ``has``: everyone), into ``keep``, and those persons into ``p``; returns how many."""
+    n, every = 0, has.shape[0] == 0
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        if vacant[i]:
+            continue
+        q = person[i]
+        if every or has[q]:
+            keep[n], p[n] = j, q
+            n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
 def _clear_week_column(t, col, recent_flat, recent_sum):  # pragma: no cover - compiled
     """Take a week-old day (column ``col``) out of slots ``t``'s 7-day contact counts.
     A slot listed twice is cleared once: its column is zero the second time."""
@@ -460,6 +476,7 @@ class Run:
         self._imp_lut = [self.cat.uplift[ch] * self.resp[:, int(self.cat.response[ch])]
                          for ch in range(len(self.cat.names))]
         self._paid_today = np.zeros(n, bool)
+        self._no_need = np.zeros(0, bool)  # a channel that needs nothing of the customer
         self._planned_today = np.zeros(n, bool)
         self._prev_dpd = np.zeros(n, np.int32)
         self._prev_person = self.book.person.copy()
@@ -1188,15 +1205,17 @@ class Run:
     def deliver(self, d: int, hour: float, chan: int, idx: np.ndarray, tone: np.ndarray,
                 reminder: bool) -> None:
         """An automated channel at its hour: gate, reach, cost, effect, log."""
-        live = ~self.vacant[idx]
-        if not live.all():
-            idx, tone = idx[live], tone[live]
         kind = int(self.cat.kind[chan])
         req = self.cat.requires[chan]
-        p = self.book.person[idx]
-        if req:
-            has = self.people.app_user[p] if req == 1 else self.people.email[p]
-            idx, tone, p = idx[has], tone[has], p[has]
+        # the slots still held (not vacated since the request) whose holder has what the
+        # channel needs (the app, an e-mail address), with their persons, in one pass
+        has = self._no_need if not req else (self.people.app_user if req == 1
+                                             else self.people.email)
+        keep, p = np.empty(len(idx), np.int64), np.empty(len(idx), np.int64)
+        k = _reachable(np.asarray(idx, np.int64), self.vacant, self.book.person, has, keep, p)
+        if k < len(idx):
+            keep, p = keep[:k], p[:k]
+            idx, tone = idx[keep], tone[keep]
         if not len(idx):
             return
         before = self.gate.blocked.copy()

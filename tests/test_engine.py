@@ -193,3 +193,21 @@ def test_the_compiled_call_outcomes_equal_the_numpy_comparisons(seed, n, prof, r
     assert np.array_equal(outcome, want)
     assert np.array_equal(minutes, fixed[want])
     assert np.array_equal(conv[:k], np.flatnonzero(want == CONVERSATION))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), needs=st.booleans())
+def test_the_compiled_reach_filter_equals_the_numpy_masks(seed, n, needs):
+    """_reachable against the masks deliver applied: not vacant, then the channel's
+    requirement (app, e-mail) of the slot's person; positions and persons."""
+    from sim.engine import _reachable
+
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(100, n, replace=False)).astype(np.int64)
+    vacant, person = rng.random(100) < 0.2, rng.permutation(150)[:100].astype(np.int64)
+    has = rng.random(150) < 0.6 if needs else np.zeros(0, bool)
+    want = ~vacant[idx] & (has[person[idx]] if needs else True)
+    keep, p = np.empty(n, np.int64), np.empty(n, np.int64)
+    k = _reachable(idx, vacant, person, has, keep, p)
+    assert np.array_equal(keep[:k], np.flatnonzero(want))
+    assert np.array_equal(p[:k], person[idx[want]])
