@@ -211,3 +211,35 @@ def test_the_compiled_reach_filter_equals_the_numpy_masks(seed, n, needs):
     k = _reachable(idx, vacant, person, has, keep, p)
     assert np.array_equal(keep[:k], np.flatnonzero(want))
     assert np.array_equal(p[:k], person[idx[want]])
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60))
+def test_the_compiled_repayment_inputs_equal_the_numpy_gathers(seed, n):
+    """_repayment_inputs against the numpy code it replaced in Run._repayments: the same
+    slots, persons and traits, and the stimulus summed over its four rows bit for bit."""
+    from sim.engine import NONE, _repayment_inputs
+
+    rng = np.random.default_rng(seed)
+    slots, persons = 100, 150
+    w = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    due = np.where(rng.random(slots) < 0.7, rng.integers(1, 10**6, slots), 0)
+    paid, person = rng.random(slots) < 0.2, rng.permutation(persons)[:slots].astype(np.int64)
+    ability, logsum, will = (rng.random(persons).astype(np.float32) for _ in range(3))
+    stim_all = (rng.random((4, slots)) * rng.choice([0, 1e-3, 1, 50], (4, slots))).astype(
+        np.float32)
+    agency_until = np.where(rng.random(slots) < 0.3, 7, NONE).astype(np.int32)
+    want = w[(due[w] > 0) & ~paid[w]]
+    out = [np.empty(n, np.int64), np.empty(n, np.int64), *(np.empty(n, np.float32)
+                                                           for _ in range(4)),
+           np.empty(n, np.bool_)]
+    idx, p, base, ls, stim, wl, agency = out
+    k = _repayment_inputs(w, due, paid, person, ability, logsum, stim_all, agency_until, will,
+                          idx, p, base, ls, stim, wl, agency)
+    assert np.array_equal(idx[:k], want) and np.array_equal(p[:k], person[want])
+    q = person[want]
+    assert np.array_equal(base[:k], ability[q]) and np.array_equal(ls[:k], logsum[q])
+    assert np.array_equal(wl[:k], will[q])
+    summed = np.take(stim_all, want, axis=1).sum(axis=0)
+    assert np.array_equal(stim[:k].view(np.uint32), summed.view(np.uint32))
+    assert np.array_equal(agency[:k], agency_until[want] != NONE)
