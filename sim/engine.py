@@ -161,6 +161,12 @@ class SlotSet:
         self.idx = self.idx[mask]
         return self.idx
 
+    def replace(self, kept: np.ndarray) -> np.ndarray:
+        """``keep`` for a caller that selected the members itself: ``kept`` is an
+        ascending subset of ``members()``."""
+        self.idx = kept
+        return kept
+
 
 class Agenda:
     """Slots to look at on a given day, filed when a date is set (a promise, a judgment,
@@ -576,9 +582,6 @@ class Run:
         p = self.book.person[idx]
         return (self.shock_active[p] > 0) | (self.people.cause[p] == CAUSE_CODES["hardship"])
 
-    def _segment(self, idx: np.ndarray) -> np.ndarray:
-        return self.people.segment[self.book.person[idx]]
-
     def _refresh_risk(self) -> None:
         p = self.book.person
         self.risk[:] = expit(self.people.score_logit[p] + 0.8 * self.miss_recent)
@@ -638,7 +641,7 @@ class Run:
         self._owing.add(billed)
         w, dpd_w, interest = lg.age_owing(bk, self._owing.members(), d,
                                           sc.product.penalty_interest_daily)
-        self._owing.idx = w  # DPD is zero outside the owing set
+        self._owing.replace(w)  # DPD is zero outside the owing set
         if interest:
             self.daily["interest"][d] += interest
         co_m = (dpd_w > sc.product.charge_off_dpd) & (self.legal_day[w] == NONE) & ~self.vacant[w]

@@ -101,8 +101,9 @@ def generate(scenario: Scenario, streams: Streams) -> People:
     # The starting book in order of due day: cardholders are exchangeable (drawn
     # independently, and the due day independently of the rest), so sorting the due days
     # changes no joint distribution, and the slots billed (and reminded) on a day are
-    # neighbours. At a million accounts that makes the day a third faster: the book is
-    # far larger than the cache, and a scattered day misses it on every slot it touches.
+    # neighbours. At a million accounts that cut the simulated days' time by a third
+    # (61.8 s -> 41.9 s): the book is far larger than the cache, and a scattered day
+    # misses it on every slot it touches.
     due_dom = g.integers(1, 29, size=n).astype(np.int8)
     due_dom[: pop.accounts].sort()
 

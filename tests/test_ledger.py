@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import numpy as np
@@ -69,8 +70,8 @@ def test_plans_reset_dpd_and_book_waivers():
     assert (b.residual() == 0).all()
 
 
-OPS = st.lists(st.tuples(st.sampled_from(["bill", "miss", "pay", "interest", "reterm", "defer",
-                                          "settle", "chargeoff", "open"]),
+OPS = st.lists(st.tuples(st.sampled_from(["bill", "miss", "pay", "interest", "age", "reterm",
+                                          "defer", "settle", "chargeoff", "open"]),
                          st.integers(0, 3), st.integers(1, 5_000_000)), max_size=60)
 
 
@@ -92,6 +93,8 @@ def test_any_sequence_of_operations_conserves_money_to_the_cent(ops):
             lg.pay(b, cal, i, np.array([x]))
         elif op == "interest":
             lg.accrue_interest(b, i, 0.0005)
+        elif op == "age":  # the engine's daily pass over the slots that may owe
+            lg.age_owing(b, np.arange(4), day, 0.0005)
         elif op == "reterm":
             lg.reterm(b, cal, i, day, 12)
         elif op == "defer":
@@ -193,3 +196,24 @@ def test_compiled_flows_equal_their_numpy_definitions(seed, steps, late, fixed):
         cash = rng.integers(0, 3 * 10**6, len(payers))
         assert np.array_equal(lg.pay(a, cal, payers, cash), _ref_pay(b, cal, payers, cash))
         assert _same_books(a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), day=st.integers(0, 600))
+def test_the_compiled_owing_pass_equals_its_numpy_definition(seed, n, day):
+    """age_owing against the numpy steps it replaced in the engine: keep the slots with
+    due, fees or an oldest unpaid date; accrue_interest on those with due; dpd_of."""
+    rng = np.random.default_rng(seed)
+    a, cal = book(50)
+    a.due[:] = np.where(rng.random(50) < 0.5, rng.integers(1, 10**7, 50), 0)
+    a.fees[:] = np.where(rng.random(50) < 0.3, rng.integers(1, 10**5, 50), 0)
+    a.oldest_day[:] = np.where(rng.random(50) < 0.5, rng.integers(0, 600, 50), lg.NONE)
+    b = copy.deepcopy(a)
+    owing = np.sort(rng.choice(50, n, replace=False)).astype(np.int64)
+    kept, dpd, interest = lg.age_owing(a, owing, day, 0.0005)
+    want = owing[(b.due[owing] > 0) | (b.fees[owing] > 0) | (b.oldest_day[owing] != lg.NONE)]
+    od = want[b.due[want] > 0]
+    assert interest == int(lg.accrue_interest(b, od, 0.0005).sum())
+    assert np.array_equal(kept, want) and np.array_equal(dpd, b.dpd_of(day, want))
+    for name in ("fees", "interest_flow", "due", "oldest_day"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
