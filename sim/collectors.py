@@ -1,12 +1,12 @@
-"""Collector teams as SimPy processes working a prioritised queue of call tasks.
+"""Collector teams working prioritised queues of call tasks, as one SimPy process.
 
-One process per team walks its shift plan through the day in blocks of at most an hour;
-in each block the collectors on duty take tasks from the head of the queue and the block
-is worked as a batch: each attempt's outcome and handle time are drawn, attempts are
-placed one after another on the team's clock (h collectors in parallel work h minutes of
-calls per minute), and the block ends when its minutes are spent. Capacity, backlog,
-expiry and the hour of day all matter, and a day costs a few dozen events, not one per
-call. No SimPy process per account, ever.
+The floor walks the teams' shift plans through the day in blocks of at most an hour. At
+each block start, the teams on duty take tasks from the heads of their queues and the
+blocks are worked as batches: each attempt's outcome and handle time are drawn, attempts
+are placed one after another on the team's clock (h collectors in parallel work h minutes
+of calls per minute), and a team's block ends when its minutes are spent. Capacity,
+backlog, expiry and the hour of day all matter, and a day costs a few dozen events, not
+one per call. No SimPy process per account, ever.
 """
 
 from __future__ import annotations
@@ -104,89 +104,187 @@ class Desk:
         self.backlog = int(np.count_nonzero(self.made == 0))
 
 
-def team_process(env: simpy.Environment, desk: Desk, run: Run) -> Generator:
-    """The team's working days: wait for each block of the shift plan and work it."""
+def floor_plan(desks: list[Desk]) -> dict[int, list[tuple[float, list[tuple[Desk, float, int]]]]]:
+    """Per weekday: the block start hours of the teams at work, each with the blocks
+    (team, end hour, collectors on duty) that start then, teams in configuration order."""
+    plan = {}
+    for weekday in range(7):
+        starts: dict[float, list[tuple[Desk, float, int]]] = {}
+        for desk in desks:
+            if weekday in desk.cfg.work_days:
+                for a, b, heads in desk.blocks:
+                    starts.setdefault(a, []).append((desk, b, heads))
+        plan[weekday] = sorted(starts.items(), key=lambda step: step[0])
+    return plan
+
+
+def floor_process(env: simpy.Environment, desks: list[Desk], run: Run) -> Generator:
+    """The collection floor's working days: at each block start, the teams on duty work
+    their blocks together (``work_hour``).
+
+    One process for every team: at any moment the teams work in a defined order (their
+    order in the scenario), not in the order SimPy happened to schedule their wake-ups."""
+    plan = floor_plan(desks)
     for day in range(run.days):
-        if run.cal.weekday[day] in desk.cfg.work_days:
-            for a, b, heads in desk.blocks:
-                t = day + a / 24.0
-                if t > env.now:
-                    yield env.timeout(t - env.now)
-                work_block(desk, run, day, a, b, heads)
+        steps = plan[int(run.cal.weekday[day])]
+        for i, (a, blocks) in enumerate(steps):
+            t = day + a / 24.0
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            if a > 0 and not any(len(desk.acct) for desk in desks):
+                # Tasks are queued only at the start of the day (time ``day``, before this
+                # block), so empty queues stay empty: the rest of the day is idle capacity,
+                # booked block by block in the same order, with no wake-up per block.
+                # Under no_action that is every block of every day.
+                for a2, rest in steps[i:]:
+                    for desk, b, heads in rest:
+                        desk.capacity_min += block_minutes(desk, a2, b, heads)
+                break
+            work_hour(run, day, a, blocks)
         nxt = day + 1
         if nxt > env.now:
             yield env.timeout(nxt - env.now)
 
 
-def work_block(desk: Desk, run: Run, day: int, a: float, b: float, heads: int) -> None:
-    total = heads * (b - a) * 60.0 * desk.cfg.productive_share
-    desk.capacity_min += total
-    if not len(desk.acct):
-        return  # an empty queue: the block is idle capacity
-    # each strategy (arm) dials only inside its own call hours; outside them collectors wait
-    cached = desk._dial.get((a, b))
-    if cached is None:
-        dial = run.arms_dialling(a, b)
-        cached = desk._dial[(a, b)] = (dial, bool(dial.any()), bool(dial.all()))
-    dial, some, every = cached
-    if not some:
-        return
-    used = 0.0
-    # tasks tried in this block (or of an arm not dialling now); None while there are none
-    tried = None if every else ~dial[run.arm[desk.acct]]
-    while used < total:
-        ready = (desk.left > 0) & (desk.not_before <= a)
-        if tried is not None:
-            ready &= ~tried
-        elig = np.flatnonzero(ready)
-        if len(elig) == 0:
-            break
-        k = min(len(elig), int((total - used) / run.min_handle) + 1)
-        whole = k == len(elig)  # the batch takes every ready task
-        cand = elig[:k]
-        # one attempt per account per batch: the gate checks a batch against the history
-        # before it, so a second task for the same account (an emergency contact after a
-        # conversation, say) must wait for the next batch, when that history is booked
-        multi = desk.multi[cand]
-        if multi.any():
-            at = np.flatnonzero(multi)
-            _, first = np.unique(desk.acct[cand[at]], return_index=True)
-            if len(first) < len(at):
-                keep = ~multi
-                keep[at[first]] = True
-                cand = cand[keep]
-                k = len(cand)
-                whole = False
-        acct, chan = desk.acct[cand], desk.channel[cand]
-        person = run.book.person[acct]
-        ok = run.call_gate(day, a, acct, chan, count=False, desk=desk)
-        outcome, minutes = run.call_outcomes(day, a, acct, chan, desk.made[cand], desk, person)
-        m = np.where(ok, minutes, 0.0)
-        start = used + np.cumsum(m) - m
-        fits = start < total
-        n_fit = int(np.count_nonzero(fits))
-        sel = cand[:n_fit]
-        if tried is None:
-            tried = np.zeros(len(desk.acct), dtype=bool)
-        tried[sel] = True
-        okf = ok[:n_fit]
+def block_minutes(desk: Desk, a: float, b: float, heads: int) -> float:
+    """Productive collector minutes of a block."""
+    return heads * (b - a) * 60.0 * desk.cfg.productive_share
+
+
+class _Crew:
+    """One team's block in progress: its clock (minutes used of ``total``) and the tasks
+    it has tried in the block."""
+
+    __slots__ = ("desk", "b", "total", "used", "tried", "cand", "whole")
+
+    def __init__(self, desk: Desk, b: float, total: float, tried: np.ndarray | None):
+        self.desk, self.b, self.total, self.used, self.tried = desk, b, total, 0.0, tried
+        self.cand, self.whole = np.zeros(0, np.int64), False
+
+
+def work_hour(run: Run, day: int, a: float, blocks: list[tuple[Desk, float, int]]) -> None:
+    """The blocks that start at hour ``a``, worked as batches.
+
+    In each batch every team on duty takes tasks from the head of its queue; each
+    attempt's outcome and handle time are drawn, attempts are placed one after another on
+    the team's clock (h collectors in parallel work h minutes of calls per minute), and a
+    team's block ends when its minutes are spent. The teams' batches go through the gate,
+    the draws and the bookkeeping together: a team's accounts are its own (a bucket
+    belongs to one team) and every draw and every piece of state is keyed by account, so
+    that is the same as working them one after another (but for the order of float sums
+    of the day's costs), for the fixed cost of one batch instead of one per team."""
+    crews = []
+    for desk, b, heads in blocks:
+        total = block_minutes(desk, a, b, heads)
+        desk.capacity_min += total
+        if not len(desk.acct):
+            continue  # an empty queue: the block is idle capacity
+        # each strategy (arm) dials only inside its own call hours; outside them collectors wait
+        cached = desk._dial.get((a, b))
+        if cached is None:
+            dial = run.arms_dialling(a, b)
+            cached = desk._dial[(a, b)] = (dial, bool(dial.any()), bool(dial.all()))
+        dial, some, every = cached
+        if some:
+            # tasks tried in this block (or of an arm not dialling now); None while there are none
+            crews.append(_Crew(desk, b, total, None if every else ~dial[run.arm[desk.acct]]))
+    working = crews
+    while working:
+        working = [c for c in working if c.used < c.total and _take(run, c, a)]
+        if working:
+            working = _work_batch(run, day, a, working)
+    for c in crews:
+        c.desk.used_min += min(c.used, c.total)
+
+
+def _take(run: Run, crew: _Crew, a: float) -> bool:
+    """The crew's next batch of tasks (``crew.cand``); False when none is ready."""
+    desk = crew.desk
+    ready = (desk.left > 0) & (desk.not_before <= a)
+    if crew.tried is not None:
+        ready &= ~crew.tried
+    elig = np.flatnonzero(ready)
+    if len(elig) == 0:
+        return False
+    k = min(len(elig), int((crew.total - crew.used) / run.min_handle) + 1)
+    crew.whole = k == len(elig)  # the batch takes every ready task
+    cand = elig[:k]
+    # one attempt per account per batch: the gate checks a batch against the history
+    # before it, so a second task for the same account (an emergency contact after a
+    # conversation, say) must wait for the next batch, when that history is booked
+    multi = desk.multi[cand]
+    if multi.any():
+        at = np.flatnonzero(multi)
+        _, first = np.unique(desk.acct[cand[at]], return_index=True)
+        if len(first) < len(at):
+            keep = ~multi
+            keep[at[first]] = True
+            cand = cand[keep]
+            crew.whole = False
+    crew.cand = cand
+    return True
+
+
+def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]:
+    """One batch of each crew (``crew.cand``), through the gate, the draws and the books
+    together; returns the crews that may take another batch in this block."""
+    desks = [c.desk for c in crews]
+    if len(crews) == 1:
+        c = crews[0]
+        acct, chan, made = c.desk.acct[c.cand], c.desk.channel[c.cand], c.desk.made[c.cand]
+    else:
+        acct = np.concatenate([c.desk.acct[c.cand] for c in crews])
+        chan = np.concatenate([c.desk.channel[c.cand] for c in crews])
+        made = np.concatenate([c.desk.made[c.cand] for c in crews])
+    third = any(desk.any_third for desk in desks)
+    person = run.book.person[acct]
+    ok = run.call_gate(day, a, acct, chan, count=False, third=third)
+    outcome, minutes = run.call_outcomes(day, a, acct, chan, made, third, person)
+    # each crew places its attempts on its own clock
+    refused, again, execd = [], [], []
+    s = 0
+    for c in crews:
+        k = len(c.cand)
+        e = s + k
+        okc, m = ok[s:e], np.where(ok[s:e], minutes[s:e], 0.0)
+        start = c.used + np.cumsum(m) - m
+        n_fit = int(np.count_nonzero(start < c.total))
+        sel = c.cand[:n_fit]
+        if c.tried is None:
+            c.tried = np.zeros(len(c.desk.acct), dtype=bool)
+        c.tried[sel] = True
+        okf = okc[:n_fit]
         if not okf.all():
-            # count refusals once, and drop the task for the day: the law will not change
-            run.call_gate(day, a, acct[:n_fit][~okf], chan[:n_fit][~okf], count=True)
-            desk.left[sel[~okf]] = 0
-        ex = sel[okf]
-        if len(ex):
-            hours = a + (b - a) * (start[:n_fit][okf] / total)
-            out = outcome[:n_fit][okf]
-            run.execute_calls(day, hours, desk.acct[ex], desk.channel[ex], out,
-                              minutes[:n_fit][okf], desk, person[:n_fit][okf])
+            # refusals are counted once, and the task dropped for the day: the law will
+            # not change
+            refused.append(s + np.flatnonzero(~okf))
+            c.desk.left[sel[~okf]] = 0
+        fit_ok = np.flatnonzero(okf)
+        if len(fit_ok):
+            hours = a + (c.b - a) * (start[:n_fit][okf] / c.total)
+            execd.append((c, sel[okf], s + fit_ok, hours, m[:n_fit]))
+        # another batch only if every attempt fitted and ready tasks may be left; when the
+        # batch took every ready task, each is now tried, refused or waiting for its retry
+        # gap (hours + gap > a): another pass would find none
+        if n_fit == k and not c.whole:
+            again.append(c)
+        s = e
+    if refused:
+        at = np.concatenate(refused) if len(refused) > 1 else refused[0]
+        run.call_gate(day, a, acct[at], chan[at], count=True)
+    if execd:
+        at = np.concatenate([x[2] for x in execd]) if len(execd) > 1 else execd[0][2]
+        hours = np.concatenate([x[3] for x in execd]) if len(execd) > 1 else execd[0][3]
+        out = outcome[at]
+        run.execute_calls(day, hours, acct[at], chan[at], out, minutes[at],
+                          [(x[0].desk, len(x[1])) for x in execd], person[at])
+        s = 0
+        for c, ex, _, h, m in execd:
+            desk = c.desk
+            o = out[s:s + len(ex)]
+            s += len(ex)
             desk.made[ex] += 1
-            reached = out >= 2
-            desk.left[ex] = np.where(reached, 0, desk.left[ex] - 1)
-            desk.not_before[ex] = hours + run.retry_gap
-            used += float(m[:n_fit].sum())
-        if n_fit < k or whole:
-            # every ready task was taken and is now tried, refused or waiting for its retry
-            # gap (hours + gap > a): another pass would find none
-            break
-    desk.used_min += min(used, total)
+            desk.left[ex] = np.where(o >= 2, 0, desk.left[ex] - 1)  # reached: done for the day
+            desk.not_before[ex] = h + run.retry_gap
+            c.used += float(m.sum())
+    return again

@@ -23,7 +23,7 @@ from . import behaviour as bh
 from . import ledger as lg
 from .audit import LOG_COLUMNS, Auditor
 from .channels import Catalogue
-from .collectors import Desk, team_process
+from .collectors import Desk, floor_process
 from .compliance import KIND_CODES, PROFILES, RULES, Gate
 from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Strategy, check_pair
 from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
@@ -1276,8 +1276,10 @@ class Run:
         return np.array([s.call_hours[0] <= a and b <= s.call_hours[1] for s in self.strategies])
 
     def call_gate(self, d: int, hour: float, idx: np.ndarray, chan: np.ndarray,
-                  count: bool, desk: Desk | None = None) -> np.ndarray:
-        if not count and desk is not None and not desk.any_third:
+                  count: bool, third: bool = True) -> np.ndarray:
+        """The gate's verdict on a batch of calls; ``third``: may it hold third-party
+        calls (False: agent calls only)."""
+        if not count and not third:
             return self.gate.check(d, hour, idx, AGENT, count=False)  # the usual batch
         kinds = self.cat.kind[chan]
         if not count and not (kinds == THIRD).any():
@@ -1293,16 +1295,17 @@ class Run:
         return ok
 
     def call_outcomes(self, d: int, hour: float, idx: np.ndarray, chan: np.ndarray,
-                      made: np.ndarray, desk: Desk,
+                      made: np.ndarray, third: bool,
                       p: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Outcome and handle minutes of each attempt: pure draws, nothing booked."""
+        """Outcome and handle minutes of each attempt: pure draws, nothing booked.
+        ``third``: may the batch hold third-party calls (False: agent calls only)."""
         c = self.sc.collectors
         p = self.book.person[idx] if p is None else p
         prof = self.profile[int(hour) % 24]
         # answer, right party and talk time of attempt k: draws 8k, 8k + 1 and 8k, in one hash
         u = self.streams.uniform_rows([("contact", d, 0), ("contact", d, 1), ("handle", d, 0)],
                                       idx, made.astype(np.int64) * 8)
-        if desk.any_third:
+        if third:
             third = self.cat.kind[chan] == THIRD
             some_third = bool(third.any())
         else:
@@ -1328,16 +1331,18 @@ class Run:
         return outcome, minutes
 
     def execute_calls(self, d: int, hours: np.ndarray, idx: np.ndarray, chan: np.ndarray,
-                      outcome: np.ndarray, minutes: np.ndarray, desk: Desk,
+                      outcome: np.ndarray, minutes: np.ndarray, teams: list[tuple[Desk, int]],
                       p: np.ndarray | None = None) -> None:
-        team = desk.cfg
+        """Book executed call attempts: ``teams`` lists (desk, number of attempts) in the
+        order of the arrays, a team's attempts contiguous."""
         p = self.book.person[idx] if p is None else p
-        if desk.any_third:
+        third = any(desk.any_third for desk, _ in teams)
+        if third:
             kinds = self.cat.kind[chan]
             agent = kinds == AGENT
-        else:  # a queue of agent calls only
+        else:  # agent calls only
             kinds, agent = AGENT, slice(None)
-        if not desk.any_third or agent.all():
+        if not third or agent.all():
             conv = outcome == CONVERSATION
             self.gate.record(d, idx, AGENT, conversation=conv, rpc=conv)
         else:
@@ -1346,8 +1351,18 @@ class Run:
                 if m.any():
                     conv = (outcome[m] == CONVERSATION) if k == AGENT else None
                     self.gate.record(d, idx[m], k, conversation=conv, rpc=conv)
-        labour = minutes * team.hourly_cost / 60.0 * 100
-        self.daily["collector_cost"][d] += float(labour.sum())
+        if len(teams) == 1:
+            rate = skill = None
+            labour = minutes * teams[0][0].cfg.hourly_cost / 60.0 * 100
+        else:
+            counts = [n for _, n in teams]
+            rate = np.repeat([desk.cfg.hourly_cost for desk, _ in teams], counts)
+            skill = np.repeat([desk.cfg.skill for desk, _ in teams], counts)
+            labour = minutes * rate / 60.0 * 100
+        s = 0
+        for _, n in teams:  # team by team, in order: the day's cost is a float sum
+            self.daily["collector_cost"][d] += float(labour[s:s + n].sum())
+            s += n
         cost = self.cat.cost_cents[chan]
         np.add.at(self.channel_cost[d], chan, cost)
         ep = self.ep[idx]
@@ -1357,11 +1372,13 @@ class Run:
         self._today.append(d, hours, idx, p, chan, kinds, outcome)
         win = self._in_window(d)
         if win:
-            self.daily["call_attempts"][d] += (len(idx) if not desk.any_third
+            self.daily["call_attempts"][d] += (len(idx) if not third
                                                else int(np.count_nonzero(agent)))
         conv = np.flatnonzero(outcome == CONVERSATION)
         if len(conv):
-            self._conversations(d, idx[conv], chan[conv], desk, win, p[conv], ep[conv])
+            self._conversations(d, idx[conv], chan[conv],
+                                teams[0][0].cfg.skill if skill is None else skill[conv],
+                                win, p[conv], ep[conv])
         tp = np.flatnonzero(outcome == THIRD_PARTY_REACHED)
         if len(tp):
             ti = idx[tp]
@@ -1381,10 +1398,11 @@ class Run:
             out[m] = tones[r[m]]
         return out
 
-    def _conversations(self, d: int, idx: np.ndarray, chan: np.ndarray, desk: Desk,
-                       win: bool, p: np.ndarray | None = None,
+    def _conversations(self, d: int, idx: np.ndarray, chan: np.ndarray,
+                       skill: float | np.ndarray, win: bool, p: np.ndarray | None = None,
                        ep: np.ndarray | None = None) -> None:
-        """Right-party contact: the cause comes out; a plan or a promise may follow."""
+        """Right-party contact: the cause comes out; a plan or a promise may follow.
+        ``skill``: of the collector's team (one number, or one per conversation)."""
         b, bk = self.sc.behaviour, self.book
         self.rpc_hist[idx] += 1
         if win:
@@ -1396,11 +1414,11 @@ class Run:
         cause = np.where(hard, HARDSHIP, np.where(misread, CAUSE_CODES["terms"], seg_cause))
         self.cause[idx] = cause
         if (chan == chan[0]).all():
-            self._impulse(idx, int(chan[0]), desk.cfg.skill, p=p, seg=seg)
+            self._impulse(idx, int(chan[0]), skill, p=p, seg=seg)
         else:
             for c in np.unique(chan):
                 sel = chan == c
-                self._impulse(idx[sel], int(c), desk.cfg.skill)
+                self._impulse(idx[sel], int(c), skill if np.ndim(skill) == 0 else skill[sel])
         # one hash for the complaint, plan, promise and promised-day draws of every conversation
         u_comp, u_plan, u_promise, u_day = self.streams.uniform_rows(
             [("complaint", d, self._complaint_draw(chan)), ("plan", d, 0), ("promise", d, 0),
@@ -1418,14 +1436,15 @@ class Run:
         accepted = np.zeros(len(idx), bool)
         will = self._trait("willingness", p, seg)
         if offered.any():
-            acc = bh.plan_acceptance(self.seg_accept[seg], desk.cfg.skill, hard,
+            acc = bh.plan_acceptance(self.seg_accept[seg], skill, hard,
                                      b.hardship_acceptance_boost, will)
             accepted = offered & (u_plan < acc)
             self._plans(d, idx[accepted], plan_kind[accepted])
         # a promise to pay, kept or not a few days later
         rest = ~accepted
         ri = idx[rest]
-        pr = bh.promise_probability(b.promise_rate, desk.cfg.skill, will[rest], misread[rest])
+        pr = bh.promise_probability(b.promise_rate, skill if np.ndim(skill) == 0 else skill[rest],
+                                    will[rest], misread[rest])
         promise = u_promise[rest] < pr
         pi = ri[promise]
         if len(pi):
@@ -1560,9 +1579,8 @@ class Run:
         env = simpy.Environment()
         self.env = env
         env.process(self.portfolio(env))
-        for desk in self.desks:
-            if desk.blocks:
-                env.process(team_process(env, desk, self))
+        if any(desk.blocks for desk in self.desks):
+            env.process(floor_process(env, self.desks, self))
         return env
 
     def execute(self) -> None:
