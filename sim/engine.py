@@ -187,7 +187,9 @@ class Agenda:
     def add(self, days: np.ndarray | int, idx: np.ndarray) -> None:
         if not len(idx):
             return
-        days = np.broadcast_to(np.asarray(days, dtype=np.int64), (len(idx),))
+        days = np.asarray(days, dtype=np.int64)
+        if days.ndim == 0:
+            days = np.full(len(idx), days)  # np.broadcast_to costs more than this
         if self.free[1] < len(idx):
             self._grow(len(idx))
         _agenda_add(self.head, self.slot, self.next, self.free, days,
@@ -490,6 +492,10 @@ class Run:
         # supersets and agendas find them without scanning the whole book (see SlotSet).
         self._owing = SlotSet()  # due, fees or an oldest unpaid date: may be delinquent
         self._ending = SlotSet()  # active with no instalment left: may be paid off today
+        # slots vacated today (refilled tomorrow morning) and idle slots that are not vacant,
+        # kept as they change: counting them over the whole book was a pass a day
+        self._vacated: list[np.ndarray] = []
+        self._n_idle = 0
         self._placed = SlotSet()  # at an agency
         self._filed = SlotSet()  # in legal proceedings
         self._replanned = SlotSet()  # on a re-term or deferral
@@ -559,6 +565,7 @@ class Run:
         # the book is in due-day order (population.generate) and stays so (a joiner takes
         # the slot's due day): billing scans only the runs of the days it looks at
         self._dom_run = dom_runs(self.book.dom)
+        self._n_idle = lg.count_idle_vacant(self.book.status, self.vacant)[0]
         self._refresh_risk()
 
     # ------------------------------------------------------------------ helpers
@@ -661,7 +668,9 @@ class Run:
     def _refill(self, d: int) -> None:
         """Vacated slots take the next joiner; idle cardholders take their next plan."""
         bk = self.book
-        v = np.flatnonzero(self.vacant)
+        # every slot vacated yesterday (and only those: all are refilled each morning)
+        v = np.unique(np.concatenate(self._vacated)) if self._vacated else np.zeros(0, np.int64)
+        self._vacated = []
         if len(v):
             if self.next_joiner + len(v) > self.people.size:
                 raise self._reserve_error(d, len(v))
@@ -702,6 +711,7 @@ class Run:
         r = self._reborrow_on.pop(d)
         r = r[(bk.status[r] == lg.IDLE) & (bk.reborrow_day[r] == d)]
         if len(r):
+            self._n_idle -= len(r)  # idle, not vacant (a vacated slot has no reborrow day)
             principal, term = draw_plan(self.sc.product, self.streams, bk.person[r],
                                         bk.plan_no[r].astype(np.int64), stream="reborrow")
             self.daily["lent"][d] += lg.open_plan(bk, self.cal, r, d, principal, term,
@@ -937,6 +947,7 @@ class Run:
             self._leave(d, done[leave], EXIT_ATTRITION)
             stay = done[~leave]
             bk.status[stay] = lg.IDLE
+            self._n_idle += len(stay)
             gap = self.streams.exponential("reborrow", d, bk.person[stay]) * (
                 sc.product.reborrow_gap_mean_days)
             bk.reborrow_day[stay] = d + 1 + np.floor(gap).astype(np.int32)
@@ -963,6 +974,8 @@ class Run:
         self.eps.end_day[ep[has]] = d
         self.eps.exit[ep[has]] = code
         self.ep[idx] = -1
+        self._n_idle -= int(np.count_nonzero((self.book.status[idx] == lg.IDLE) & ~self.vacant[idx]))
+        self._vacated.append(idx)
         self.vacant[idx] = True
         self.book.status[idx] = lg.IDLE
         self.book.reborrow_day[idx] = NONE
@@ -1508,7 +1521,9 @@ class Run:
         # of whole cents are exact in float64, so the order of summation cannot matter.
         w = self._owing.members()
         counts, money, owed = lg.bucket_mix(bk, w, d, self.vacant)
-        n_idle, n_vacant = lg.count_idle_vacant(bk.status, self.vacant)
+        # vacant now: the slots vacated today (all others were refilled this morning)
+        n_vacant = len(np.unique(np.concatenate(self._vacated))) if self._vacated else 0
+        n_idle = self._n_idle
         counts[0] = self.n - n_vacant - n_idle - counts[1:].sum()
         # a slot that is not active owes nothing (a plan ends paid, a closed slot is zeroed);
         # due and fees are owed in the owing set only, the unbilled total is kept by the ledger
@@ -1543,6 +1558,8 @@ class Run:
             assert not bal[~active].any(), "a slot that is not active owes money"
             assert total == int(bal.sum()), "the running unbilled total drifted"
             assert np.array_equal(self._recent_sum, self.recent.sum(axis=1)), "7-day counts drifted"
+            assert (n_idle, n_vacant) == lg.count_idle_vacant(bk.status, self.vacant), \
+                "the running counts of idle and vacant slots drifted"
             same = bk.person == self._prev_person
             # a slot closed today (charge-off, settlement) has no DPD left, and that is fine
             back = (same & (dpd < self._prev_dpd) & ~self._paid_today & ~self._planned_today
