@@ -49,8 +49,14 @@ def cure_share(ability: np.ndarray, cycles_behind: np.ndarray, u_full: np.ndarra
 
 def promise_probability(rate: float, skill: float, willingness: np.ndarray,
                         misread: np.ndarray) -> np.ndarray:
-    """P(a promise to pay) after a right-party conversation."""
-    p = rate * skill * np.sqrt(willingness)
+    """P(a promise to pay) after a right-party conversation. ``skill``: the collector
+    team's, one number or one per conversation; both give the same bits (numpy rounds a
+    Python number to the precision of ``willingness``, float32, before multiplying)."""
+    if np.ndim(skill) == 0:
+        p = rate * skill * np.sqrt(willingness)
+    else:
+        dtype = np.result_type(np.asarray(willingness).dtype, np.float32)
+        p = (rate * np.asarray(skill, np.float64)).astype(dtype) * np.sqrt(willingness)
     return np.clip(np.where(misread, 0.9, p), 0.0, 0.95)
 
 

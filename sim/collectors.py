@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 import simpy
 
@@ -244,25 +245,20 @@ def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]
     refused, again, execd = [], [], []
     s = 0
     for c in crews:
-        k = len(c.cand)
+        desk, k = c.desk, len(c.cand)
         e = s + k
-        okc, m = ok[s:e], np.where(ok[s:e], minutes[s:e], 0.0)
-        start = c.used + np.cumsum(m) - m
-        n_fit = int(np.count_nonzero(start < c.total))
-        sel = c.cand[:n_fit]
         if c.tried is None:
-            c.tried = np.zeros(len(c.desk.acct), dtype=bool)
-        c.tried[sel] = True
-        okf = okc[:n_fit]
-        if not okf.all():
-            # refusals are counted once, and the task dropped for the day: the law will
-            # not change
-            refused.append(s + np.flatnonzero(~okf))
-            c.desk.left[sel[~okf]] = 0
-        fit_ok = np.flatnonzero(okf)
-        if len(fit_ok):
-            hours = a + (c.b - a) * (start[:n_fit][okf] / c.total)
-            execd.append((c, sel[okf], s + fit_ok, hours, m[:n_fit]))
+            c.tried = np.zeros(len(desk.acct), dtype=bool)
+        m, start, hours = np.empty(k), np.empty(k), np.empty(k)
+        pos, ref = np.empty(k, np.int64), np.empty(k, np.int64)
+        n_fit, n_ex, n_ref = _place(c.cand, ok[s:e], minutes[s:e], outcome[s:e], c.used,
+                                    c.total, a, c.b, run.retry_gap, c.tried, desk.left,
+                                    desk.made, desk.not_before, m, start, pos, hours, ref)
+        if n_ref:
+            refused.append(s + ref[:n_ref])
+        if n_ex:
+            execd.append((desk, s + pos[:n_ex], hours[:n_ex]))
+            c.used += float(m[:n_fit].sum())  # numpy's pairwise sum, as before
         # another batch only if every attempt fitted and ready tasks may be left; when the
         # batch took every ready task, each is now tried, refused or waiting for its retry
         # gap (hours + gap > a): another pass would find none
@@ -270,21 +266,54 @@ def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]
             again.append(c)
         s = e
     if refused:
+        # refusals are counted once (and the task was dropped for the day: the law will
+        # not change)
         at = np.concatenate(refused) if len(refused) > 1 else refused[0]
         run.call_gate(day, a, acct[at], chan[at], count=True)
     if execd:
-        at = np.concatenate([x[2] for x in execd]) if len(execd) > 1 else execd[0][2]
-        hours = np.concatenate([x[3] for x in execd]) if len(execd) > 1 else execd[0][3]
-        out = outcome[at]
-        run.execute_calls(day, hours, acct[at], chan[at], out, minutes[at],
-                          [(x[0].desk, len(x[1])) for x in execd], person[at])
-        s = 0
-        for c, ex, _, h, m in execd:
-            desk = c.desk
-            o = out[s:s + len(ex)]
-            s += len(ex)
-            desk.made[ex] += 1
-            desk.left[ex] = np.where(o >= 2, 0, desk.left[ex] - 1)  # reached: done for the day
-            desk.not_before[ex] = h + run.retry_gap
-            c.used += float(m.sum())
+        at = np.concatenate([x[1] for x in execd]) if len(execd) > 1 else execd[0][1]
+        hours = np.concatenate([x[2] for x in execd]) if len(execd) > 1 else execd[0][2]
+        run.execute_calls(day, hours, acct[at], chan[at], outcome[at], minutes[at],
+                          [(x[0], len(x[1])) for x in execd], person[at])
     return again
+
+
+@numba.njit(cache=True, nogil=True)
+def _place(cand, ok, minutes, outcome, used, total, a, b, retry_gap, tried, left, made,
+           not_before, m, start, pos, hours, ref):  # pragma: no cover - compiled
+    """A crew's batch on its clock, in one pass: the attempts (queue positions ``cand``,
+    allowed ``ok``, drawn ``minutes`` and ``outcome``) start one after another from
+    ``used`` minutes; those starting before ``total`` fit. Each one that fits is tried;
+    a refused one is dropped for the day; an executed one gets its hour (into ``hours``,
+    its batch position into ``pos``), one more attempt made, no attempts left if it
+    reached someone (one fewer if not) and its retry gap. ``m``: the minutes on the
+    clock. Returns (fitted, executed, refused (their positions in ``ref``)).
+
+    The arithmetic of ``start = used + np.cumsum(m) - m``, ``fits = start < total``,
+    ``n_fit = count_nonzero(fits)`` and ``hours = a + (b - a) * (start / total)``, in the
+    same order, so the same bits."""
+    k = cand.shape[0]
+    cs, n_fit = 0.0, 0
+    for j in range(k):
+        mj = minutes[j] if ok[j] else 0.0
+        m[j] = mj
+        cs += mj
+        start[j] = (used + cs) - mj
+        if start[j] < total:
+            n_fit += 1
+    n_ex, n_ref = 0, 0
+    for j in range(n_fit):  # the count, as numpy's code took cand[:n_fit]
+        q = cand[j]
+        tried[q] = True
+        if ok[j]:
+            h = a + (b - a) * (start[j] / total)
+            pos[n_ex], hours[n_ex] = j, h
+            made[q] += 1
+            left[q] = 0 if outcome[j] >= 2 else left[q] - 1
+            not_before[q] = h + retry_gap
+            n_ex += 1
+        else:
+            left[q] = 0
+            ref[n_ref] = j
+            n_ref += 1
+    return n_fit, n_ex, n_ref

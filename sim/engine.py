@@ -310,6 +310,33 @@ def _agent_outcomes(p, contactability, prof, u, rpc_given_answer, fixed_minutes,
     return n
 
 
+_NO_KINDS = np.zeros(0, bool)  # "every call an agent call" for _book_calls
+
+
+@numba.njit(cache=True, nogil=True)
+def _book_calls(idx, chan, minutes, rate, agent, cost_cents, channel_cost, channel_attempts,
+                ep_of, ep_cost, attempts_hist, labour, ep):  # pragma: no cover - compiled
+    """The cost side of executed calls (distinct slots ``idx``), in one pass: labour
+    (``minutes * rate / 60 * 100`` cents, into ``labour``), the channel's cost and
+    attempt count for the day (in attempt order, as np.add.at adds), both charged to the
+    slot's open episode (into ``ep``: the episodes), one more attempt in the slot's
+    history if an agent called (``agent``; empty: every call)."""
+    every = agent.shape[0] == 0
+    for j in range(idx.shape[0]):
+        i, c = idx[j], chan[j]
+        lab = minutes[j] * rate[j] / 60.0 * 100
+        labour[j] = lab
+        cost = cost_cents[c]
+        channel_cost[c] += cost
+        channel_attempts[c] += 1.0
+        e = ep_of[i]
+        ep[j] = e
+        if e >= 0:
+            ep_cost[e] += lab + cost
+        if every or agent[j]:
+            attempts_hist[i] += 1
+
+
 @numba.njit(cache=True, nogil=True)
 def _reachable(idx, vacant, person, has, keep, p):  # pragma: no cover - compiled
     """Positions in ``idx`` of the slots not vacant whose person has ``has`` (an empty
@@ -1365,23 +1392,20 @@ class Run:
                     conv = (outcome[m] == CONVERSATION) if k == AGENT else None
                     self.gate.record(d, idx[m], k, conversation=conv, rpc=conv)
         if len(teams) == 1:
-            rate = skill = None
-            labour = minutes * teams[0][0].cfg.hourly_cost / 60.0 * 100
+            skill = None
+            rate = np.full(len(idx), teams[0][0].cfg.hourly_cost)
         else:
             counts = [n for _, n in teams]
             rate = np.repeat([desk.cfg.hourly_cost for desk, _ in teams], counts)
             skill = np.repeat([desk.cfg.skill for desk, _ in teams], counts)
-            labour = minutes * rate / 60.0 * 100
+        labour, ep = np.empty(len(idx)), np.empty(len(idx), np.int64)
+        _book_calls(idx, chan, minutes, rate, agent if third else _NO_KINDS,
+                    self.cat.cost_cents, self.channel_cost[d], self.channel_attempts[d], self.ep,
+                    self.eps.cost, self.attempts_hist, labour, ep)
         s = 0
         for _, n in teams:  # team by team, in order: the day's cost is a float sum
             self.daily["collector_cost"][d] += float(labour[s:s + n].sum())
             s += n
-        cost = self.cat.cost_cents[chan]
-        np.add.at(self.channel_cost[d], chan, cost)
-        ep = self.ep[idx]
-        self._charge(idx, labour + cost, ep)
-        self.channel_attempts[d] += np.bincount(chan, minlength=len(self.cat.names))
-        self.attempts_hist[idx[agent]] += 1
         self._today.append(d, hours, idx, p, chan, kinds, outcome)
         win = self._in_window(d)
         if win:

@@ -1,0 +1,116 @@
+"""The collection floor: teams worked together equal teams worked one after another, and
+the compiled placement of a batch equals the numpy code it replaced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import behaviour as bh
+from sim import collectors
+from sim.config import load_strategy
+from sim.engine import run
+from tests.conftest import small
+
+
+def test_teams_worked_together_equal_teams_worked_one_after_another(monkeypatch):
+    """work_hour takes the teams' batches of an hour through the gate, the draws and the
+    books together. A team's accounts are its own and everything is keyed by account, so
+    that must be the same as working each team's block on its own: every table the same,
+    but for the day's cost totals, float sums whose order changes (last bits only)."""
+    sc = small("us_reg_f", 3000)  # three teams, third-party calls, a weekly cap, cool-off
+    st_ = load_strategy("call_heavy")
+    widest = []
+    batch = collectors._work_batch
+
+    def counted(run_, day, a, crews):
+        widest.append(len(crews))
+        return batch(run_, day, a, crews)
+
+    monkeypatch.setattr(collectors, "_work_batch", counted)
+    together = run(sc, st_, seed=4, check_invariants=True)
+    assert max(widest) == 3  # batches of three teams were worked together
+    real = collectors.work_hour
+
+    def one_after_another(run_, day, a, blocks):
+        for block in blocks:
+            real(run_, day, a, [block])
+
+    monkeypatch.setattr(collectors, "work_hour", one_after_another)
+    apart = run(sc, st_, seed=4, check_invariants=True)
+    assert together.kpis["call_attempts"] > 2_000  # the teams did work
+    for name in ("cohorts", "roll_matrix", "cure_curve", "episodes"):
+        pd.testing.assert_frame_equal(getattr(together, name), getattr(apart, name),
+                                      check_exact=True)
+    float_sums = ["collector_cost", "cost"]
+    a, b = together.daily, apart.daily
+    exact = [c for c in a.columns if not any(f in c for f in float_sums)]
+    pd.testing.assert_frame_equal(a[exact], b[exact], check_exact=True)
+    pd.testing.assert_frame_equal(a.drop(columns=exact), b.drop(columns=exact), rtol=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(0, 40), used=st.floats(0, 50),
+       total=st.floats(0.5, 120))
+def test_the_compiled_placement_equals_the_numpy_code(seed, k, used, total):
+    """_place against the numpy steps of a crew's batch it replaced (work_block)."""
+    rng = np.random.default_rng(seed)
+    q = 60
+    cand = np.sort(rng.choice(q, k, replace=False)).astype(np.int64)
+    ok = rng.random(k) < 0.8
+    minutes = np.where(rng.random(k) < 0.5, rng.uniform(0.3, 1.0, k), rng.lognormal(1.5, 0.6, k))
+    outcome = rng.integers(0, 4, k).astype(np.int8)
+    a, b, gap = 9.0, 10.0, 2.0
+    left0 = rng.integers(1, 4, q).astype(np.int16)
+    made0 = rng.integers(0, 3, q).astype(np.int16)
+    nb0 = rng.uniform(0, 9, q)
+    # the numpy steps
+    m = np.where(ok, minutes, 0.0)
+    start = used + np.cumsum(m) - m
+    n_fit = int(np.count_nonzero(start < total))
+    sel = cand[:n_fit]
+    okf = ok[:n_fit]
+    tried_w = np.zeros(q, bool)
+    tried_w[sel] = True
+    left_w, made_w, nb_w = left0.copy(), made0.copy(), nb0.copy()
+    left_w[sel[~okf]] = 0
+    ex = sel[okf]
+    hours_w = a + (b - a) * (start[:n_fit][okf] / total)
+    made_w[ex] += 1
+    left_w[ex] = np.where(outcome[:n_fit][okf] >= 2, 0, left_w[ex] - 1)
+    nb_w[ex] = hours_w + gap
+    # the kernel
+    tried, left, made, nb = np.zeros(q, bool), left0.copy(), made0.copy(), nb0.copy()
+    mm, ss, hours = np.empty(k), np.empty(k), np.empty(k)
+    pos, ref = np.empty(k, np.int64), np.empty(k, np.int64)
+    got = collectors._place(cand, ok, minutes, outcome, used, total, a, b, gap, tried, left,
+                            made, nb, mm, ss, pos, hours, ref)
+    n_fit_k, n_ex, n_ref = got
+    assert n_fit_k == n_fit
+    assert np.array_equal(pos[:n_ex], np.flatnonzero(okf))
+    assert np.array_equal(ref[:n_ref], np.flatnonzero(~okf))
+    assert np.array_equal(hours[:n_ex], hours_w)  # bit for bit
+    assert float(mm[:n_fit].sum()) == float(m[:n_fit].sum())
+    for got_a, want in ((tried, tried_w), (left, left_w), (made, made_w), (nb, nb_w)):
+        assert np.array_equal(got_a, want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 50))
+def test_promise_probability_per_conversation_skill_equals_one_team_at_a_time(seed, n):
+    """With teams' conversations worked together, skill is one number per conversation;
+    the probabilities must be those of each team's own call, bit for bit (willingness is
+    float32: numpy rounds a Python number to float32 first)."""
+    rng = np.random.default_rng(seed)
+    skills = np.array([1.0, 1.1, 1.2, 0.7])
+    team = rng.integers(0, len(skills), n)
+    will = rng.uniform(0, 1, n).astype(np.float32)
+    misread = rng.random(n) < 0.1
+    together = bh.promise_probability(0.37, skills[team], will, misread)
+    for t, s in enumerate(skills):
+        sel = team == t
+        alone = bh.promise_probability(0.37, float(s), will[sel], misread[sel])
+        assert together.dtype == alone.dtype
+        assert np.array_equal(together[sel], alone)
