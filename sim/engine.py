@@ -42,6 +42,7 @@ CURE_NONE, CURE_SELF, CURE_CONTACT, CURE_PLAN = range(4)
 REMINDER, CONV, ESCALATION, PAYMENT = range(4)
 PRIORITY_CODES = {"dpd": 0, "balance": 1, "risk": 2, "expected_recovery": 3}
 HARDSHIP = CAUSE_CODES["hardship"]
+TERMS = CAUSE_CODES["terms"]
 
 
 @dataclass
@@ -310,6 +311,73 @@ def _agent_outcomes(p, contactability, prof, u, rpc_given_answer, fixed_minutes,
     return n
 
 
+@numba.njit(cache=True, nogil=True)
+def _conversation_causes(idx, p, segment, cause_tab, cause_of, misread, shock_active, rpc_hist,
+                         cause, seg, hard):  # pragma: no cover - compiled
+    """Right-party conversations (distinct slots ``idx``, persons ``p``), in one pass: one
+    more in the slot's history; the cause that comes out (hardship if hit by a shock or a
+    hardship case; else a misread of the terms; else the customer's own) into ``cause``;
+    the persons' segments into ``seg`` and hardship into ``hard``. The customer's cause
+    is the segment's (``cause_tab``) where that is one for everybody, else ``cause_of``
+    (empty ``cause_tab``)."""
+    tab = cause_tab.shape[0] > 0
+    for j in range(idx.shape[0]):
+        i, q = idx[j], p[j]
+        rpc_hist[i] += 1
+        s = segment[q]
+        seg[j] = s
+        own = cause_tab[s] if tab else cause_of[q]
+        h = shock_active[q] > 0 or own == HARDSHIP
+        hard[j] = h
+        cause[i] = HARDSHIP if h else (TERMS if misread[q] else own)
+
+
+@numba.njit(cache=True, nogil=True)
+def _conversation_offers(idx, p, seg, hard, skill, day, oldest_day, arm, rule_today, offer_late,
+                         offer_early, last_plan, cooldown, will_tab, will_of, misread, seg_accept,
+                         boost, u_plan, u_promise, u_day, promise_rate, days_max, promise_day,
+                         acc_pos, acc_kind, prom_pos):  # pragma: no cover - compiled
+    """What right-party conversations end in, in one pass: the plan the account's rule
+    offers (settlement only past 90 DPD; none within the cool-down after the last plan)
+    and whether it is accepted (behaviour.plan_acceptance); if not, whether the customer
+    promises to pay (behaviour.promise_probability, in float32 as numpy computes it) and
+    for which day (into ``promise_day``). Positions of the accepted (plan kinds into
+    ``acc_kind``) and of the promises into ``acc_pos`` and ``prom_pos``; returns how
+    many of each. ``arm`` empty: one strategy; ``will_tab`` empty: willingness per person.
+    The same operations in the same order as the numpy code, so the same bits."""
+    n_acc, n_prom = 0, 0
+    width = offer_late.shape[1]
+    arms, tab = arm.shape[0] > 0, will_tab.shape[0] > 0
+    lo, hi, misread_p = np.float32(0.0), np.float32(0.95), np.float32(0.9)
+    for j in range(idx.shape[0]):
+        i, q = idx[j], p[j]
+        od = oldest_day[i]
+        dpd = 0 if od == NONE else day - od
+        a = arm[i] if arms else 0
+        r = rule_today[i]
+        if r < 0:
+            r += width  # the last column: no rule
+        kind = offer_late[a, r] if dpd > 90 else offer_early[a, r]
+        w = will_tab[seg[j]] if tab else will_of[q]
+        sk = skill[j] if skill.shape[0] > 1 else skill[0]
+        if kind >= 0 and day - last_plan[i] >= cooldown:
+            acc = seg_accept[seg[j]] * sk * (1.0 + boost * (1.0 if hard[j] else 0.0)) * (
+                1.0 if w > 0 else 0.0)
+            if u_plan[j] < min(max(acc, 0.0), 0.95):
+                acc_pos[n_acc], acc_kind[n_acc] = j, kind
+                n_acc += 1
+                continue
+        pr = np.float32(promise_rate * sk) * np.sqrt(w)
+        if misread[q]:
+            pr = misread_p
+        pr = min(max(pr, lo), hi)
+        if u_promise[j] < pr:
+            promise_day[i] = day + np.int32(1.0 + np.floor(u_day[j] * days_max))
+            prom_pos[n_prom] = j
+            n_prom += 1
+    return n_acc, n_prom
+
+
 _NO_KINDS = np.zeros(0, bool)  # "every call an agent call" for _book_calls
 
 
@@ -512,6 +580,9 @@ class Run:
                          for ch in range(len(self.cat.names))]
         self._paid_today = np.zeros(n, bool)
         self._no_need = np.zeros(0, bool)  # a channel that needs nothing of the customer
+        # "no such table / one arm" for the compiled kernels
+        self._no_tab8, self._no_tab32 = np.zeros(0, np.int8), np.zeros(0, np.float32)
+        self._no_arm = np.zeros(0, np.int8)
         self._planned_today = np.zeros(n, bool)
         self._prev_dpd = np.zeros(n, np.int32)
         self._prev_person = self.book.person.copy()
@@ -1440,16 +1511,15 @@ class Run:
                        ep: np.ndarray | None = None) -> None:
         """Right-party contact: the cause comes out; a plan or a promise may follow.
         ``skill``: of the collector's team (one number, or one per conversation)."""
-        b, bk = self.sc.behaviour, self.book
-        self.rpc_hist[idx] += 1
+        b, n = self.sc.behaviour, len(idx)
         if win:
-            self.daily["rpc"][d] += len(idx)
-        p = bk.person[idx] if p is None else p
-        seg = self.people.segment[p]
-        seg_cause, misread = self._trait("cause", p, seg), self.people.misread[p]
-        hard = (self.shock_active[p] > 0) | (seg_cause == HARDSHIP)
-        cause = np.where(hard, HARDSHIP, np.where(misread, CAUSE_CODES["terms"], seg_cause))
-        self.cause[idx] = cause
+            self.daily["rpc"][d] += n
+        p = self.book.person[idx] if p is None else p
+        pp = self.people
+        seg, hard = np.empty(n, pp.segment.dtype), np.empty(n, bool)
+        _conversation_causes(idx, p, pp.segment, self._seg_traits.get("cause", self._no_tab8),
+                             pp.cause, pp.misread, self.shock_active, self.rpc_hist, self.cause,
+                             seg, hard)
         if (chan == chan[0]).all():
             self._impulse(idx, int(chan[0]), skill, p=p, seg=seg)
         else:
@@ -1462,34 +1532,24 @@ class Run:
              ("promise", d, 2)], idx)
         self._contact_delivered(d, idx, chan, self._tone(idx), p=p, ep=ep, u=u_comp, seg=seg,
                                 hard=hard)
-        # plan offers, as the account's rule allows
-        dpd = self.dpd_or_zero(idx, d)
-        arm = self.arm[idx] if len(self.strategies) > 1 else 0
-        rule = self.rule_today[idx]
-        # the first offer the account's rule allows: settlement only past 90 DPD
-        plan_kind = np.where(dpd > 90, self._offer_late[arm, rule], self._offer_early[arm, rule])
-        # re-ageing policy: no second plan within the cool-down (FFIEC: once in 12 months)
-        offered = (plan_kind >= 0) & (d - self.last_plan[idx] >= b.plan_cooldown_days)
-        accepted = np.zeros(len(idx), bool)
-        will = self._trait("willingness", p, seg)
-        if offered.any():
-            acc = bh.plan_acceptance(self.seg_accept[seg], skill, hard,
-                                     b.hardship_acceptance_boost, will)
-            accepted = offered & (u_plan < acc)
-            self._plans(d, idx[accepted], plan_kind[accepted])
-        # a promise to pay, kept or not a few days later
-        rest = ~accepted
-        ri = idx[rest]
-        pr = bh.promise_probability(b.promise_rate, skill if np.ndim(skill) == 0 else skill[rest],
-                                    will[rest], misread[rest])
-        promise = u_promise[rest] < pr
-        pi = ri[promise]
-        if len(pi):
-            delay = 1 + np.floor(u_day[rest][promise] * b.promise_days_max)
-            self.promise_day[pi] = d + delay.astype(np.int32)
+        # the plan the account's rule offers, accepted or not; if not, a promise to pay,
+        # kept or not a few days later
+        acc_pos, acc_kind, prom_pos = np.empty(n, np.int64), np.empty(n, np.int8), np.empty(n, np.int64)
+        n_acc, n_prom = _conversation_offers(
+            idx, p, seg, hard, np.atleast_1d(np.asarray(skill, np.float64)), d,
+            self.book.oldest_day, self.arm if len(self.strategies) > 1 else self._no_arm,
+            self.rule_today, self._offer_late, self._offer_early, self.last_plan,
+            b.plan_cooldown_days, self._seg_traits.get("willingness", self._no_tab32),
+            pp.willingness, pp.misread, self.seg_accept, b.hardship_acceptance_boost, u_plan,
+            u_promise, u_day, b.promise_rate, b.promise_days_max, self.promise_day, acc_pos,
+            acc_kind, prom_pos)
+        if n_acc:
+            self._plans(d, idx[acc_pos[:n_acc]], acc_kind[:n_acc])
+        if n_prom:
+            pi = idx[prom_pos[:n_prom]]  # their promised days are set
             self._promise_on.add(self.promise_day[pi], pi)
             if win:
-                self.daily["promises"][d] += len(pi)
+                self.daily["promises"][d] += n_prom
 
     def _plans(self, d: int, idx: np.ndarray, kind: np.ndarray) -> None:
         if not len(idx):

@@ -243,3 +243,79 @@ def test_the_compiled_repayment_inputs_equal_the_numpy_gathers(seed, n):
     summed = np.take(stim_all, want, axis=1).sum(axis=0)
     assert np.array_equal(stim[:k].view(np.uint32), summed.view(np.uint32))
     assert np.array_equal(agency[:k], agency_until[want] != NONE)
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60), per_conv_skill=st.booleans(),
+       tables=st.booleans(), arms=st.booleans())
+def test_the_compiled_conversations_equal_the_numpy_code(seed, n, per_conv_skill, tables, arms):
+    """_conversation_causes and _conversation_offers against the numpy code of
+    Run._conversations they replaced: causes, hardship, plan offers and acceptance,
+    promises and promised days, bit for bit."""
+    from sim import behaviour as bh
+    from sim.engine import HARDSHIP, NONE, TERMS, _conversation_causes, _conversation_offers
+
+    rng = np.random.default_rng(seed)
+    slots, persons, d, cooldown = 200, 300, 300, 365
+    idx = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    p = rng.choice(persons, n, replace=False).astype(np.int64)
+    segment = rng.integers(0, 4, persons).astype(np.int8)
+    cause_tab = rng.integers(0, 6, 4).astype(np.int8)
+    cause_of = cause_tab[segment] if tables else rng.integers(0, 6, persons).astype(np.int8)
+    will_tab = rng.uniform(0, 1, 4).astype(np.float32)
+    will_of = will_tab[segment] if tables else np.where(
+        rng.random(persons) < 0.1, 0, rng.uniform(0, 1, persons)).astype(np.float32)
+    misread = rng.random(persons) < 0.2
+    shock = rng.integers(0, 2, persons).astype(np.int16)
+    # causes: the numpy steps
+    seg = segment[p]
+    own = cause_tab[seg] if tables else cause_of[p]
+    hard_w = (shock[p] > 0) | (own == HARDSHIP)
+    cause_w = np.where(hard_w, HARDSHIP, np.where(misread[p], TERMS, own))
+    rpc, cause = np.zeros(slots, np.int32), np.zeros(slots, np.int8)
+    seg_k, hard = np.empty(n, np.int8), np.empty(n, bool)
+    _conversation_causes(idx, p, segment, cause_tab if tables else np.zeros(0, np.int8),
+                         cause_of, misread, shock, rpc, cause, seg_k, hard)
+    assert np.array_equal(seg_k, seg) and np.array_equal(hard, hard_w)
+    assert np.array_equal(cause[idx], cause_w) and np.array_equal(rpc[idx], np.ones(n))
+    # offers and promises: the numpy steps
+    oldest = np.where(rng.random(slots) < 0.3, NONE, rng.integers(0, d, slots)).astype(np.int32)
+    arm = rng.integers(0, 2, slots).astype(np.int8)
+    rule_today = rng.integers(-1, 3, slots).astype(np.int16)
+    offer_late = rng.integers(-1, 3, (2, 4)).astype(np.int8)
+    offer_early = rng.integers(-1, 3, (2, 4)).astype(np.int8)
+    last_plan = np.where(rng.random(slots) < 0.7, NONE, rng.integers(0, d, slots)).astype(np.int32)
+    seg_accept = rng.uniform(0, 0.6, 4)
+    skill = rng.choice([0.9, 1.0, 1.1, 1.2], n) if per_conv_skill else 1.1
+    u_plan, u_promise, u_day = rng.uniform(0, 1, (3, n))
+    boost, rate, days_max = 0.8, 0.45, 7
+    dpd = np.where(oldest[idx] == NONE, 0, d - oldest[idx])
+    a = arm[idx] if arms else 0
+    kind = np.where(dpd > 90, offer_late[a, rule_today[idx]], offer_early[a, rule_today[idx]])
+    offered = (kind >= 0) & (d - last_plan[idx] >= cooldown)
+    will = will_tab[seg] if tables else will_of[p]
+    acc = bh.plan_acceptance(seg_accept[seg], skill, hard_w, boost, will)
+    # draws exactly on the thresholds for half the conversations: a probability off in its
+    # last bit (float64 where numpy computes in float32, say) flips the outcome
+    tie = rng.random(n) < 0.5
+    u_plan[tie] = acc[tie]
+    accepted = offered & (u_plan < acc)
+    rest = ~accepted
+    pr = bh.promise_probability(rate, skill if not per_conv_skill else skill[rest], will[rest],
+                                misread[p][rest])
+    u_rest = u_promise[rest]
+    u_rest[tie[rest]] = pr[tie[rest]]
+    u_promise[rest] = u_rest
+    promise = u_promise[rest] < pr
+    want_day = d + (1 + np.floor(u_day[rest][promise] * days_max)).astype(np.int32)
+    promise_day = np.full(slots, NONE, np.int32)
+    acc_pos, acc_kind, prom_pos = np.empty(n, np.int64), np.empty(n, np.int8), np.empty(n, np.int64)
+    n_acc, n_prom = _conversation_offers(
+        idx, p, seg, hard, np.atleast_1d(np.asarray(skill, np.float64)), d, oldest,
+        arm if arms else np.zeros(0, np.int8), rule_today, offer_late, offer_early, last_plan,
+        cooldown, will_tab if tables else np.zeros(0, np.float32), will_of, misread, seg_accept,
+        boost, u_plan, u_promise, u_day, rate, days_max, promise_day, acc_pos, acc_kind, prom_pos)
+    assert np.array_equal(acc_pos[:n_acc], np.flatnonzero(accepted))
+    assert np.array_equal(acc_kind[:n_acc], kind[accepted])
+    assert np.array_equal(prom_pos[:n_prom], np.flatnonzero(rest)[promise])
+    assert np.array_equal(promise_day[idx[prom_pos[:n_prom]]], want_day)
