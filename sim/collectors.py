@@ -44,7 +44,7 @@ class Desk:
     """One team's queue of call tasks for the day, plus its capacity bookkeeping."""
 
     def __init__(self, name: str, index: int, cfg: Team, buckets: list[int],
-                 accounts: int | None = None):
+                 accounts: int):
         self.name, self.index, self.cfg = name, index, cfg
         self.buckets = buckets
         self.blocks = shift_blocks(cfg)
@@ -57,7 +57,9 @@ class Desk:
         self.age = np.zeros(0, dtype=np.int16)
         self.multi = np.zeros(0, dtype=bool)  # the account has another task in the queue
         # tasks per account while the queue is built (all zero between days)
-        self._count = None if accounts is None else np.zeros(accounts, dtype=np.int32)
+        self._count = np.zeros(accounts, dtype=np.int32)
+        # per account, zero between uses: the batch's accounts (collectors._ready_tasks)
+        self.scratch = np.zeros(accounts, dtype=np.int8)
         self._dial: dict[tuple[float, float], tuple[np.ndarray, bool, bool]] = {}
         self.any_third = False  # a third-party call in the queue (set by the engine)
         # per-day counters, read and reset by the recorder
@@ -92,14 +94,10 @@ class Desk:
         self.not_before = np.zeros(len(acct))
         self.age = age[order]
         # most accounts have one task; only those with more need the per-batch dedup
-        if self._count is None:
-            _, inv, counts = np.unique(self.acct, return_inverse=True, return_counts=True)
-            self.multi = counts[inv] > 1
-        else:
-            # typed ones: np.add.at with a Python scalar takes a slow path
-            np.add.at(self._count, self.acct, np.ones(len(self.acct), self._count.dtype))
-            self.multi = self._count[self.acct] > 1
-            self._count[self.acct] = 0
+        # (typed ones: np.add.at with a Python scalar takes a slow path)
+        np.add.at(self._count, self.acct, np.ones(len(self.acct), self._count.dtype))
+        self.multi = self._count[self.acct] > 1
+        self._count[self.acct] = 0
 
     def end_of_day(self) -> None:
         self.backlog = int(np.count_nonzero(self.made == 0))
@@ -201,29 +199,54 @@ def work_hour(run: Run, day: int, a: float, blocks: list[tuple[Desk, float, int]
 def _take(run: Run, crew: _Crew, a: float) -> bool:
     """The crew's next batch of tasks (``crew.cand``); False when none is ready."""
     desk = crew.desk
-    ready = (desk.left > 0) & (desk.not_before <= a)
-    if crew.tried is not None:
-        ready &= ~crew.tried
-    elig = np.flatnonzero(ready)
-    if len(elig) == 0:
+    # no more than could fit in the minutes left (every attempt takes at least min_handle)
+    cap = min(len(desk.acct), int((crew.total - crew.used) / run.min_handle) + 1)
+    out = np.empty(cap, np.int64)
+    n_ready, n, dup = _ready_tasks(desk.left, desk.not_before, a,
+                                   _NONE_TRIED if crew.tried is None else crew.tried, desk.multi,
+                                   desk.acct, desk.scratch, out)
+    if n_ready == 0:
         return False
-    k = min(len(elig), int((crew.total - crew.used) / run.min_handle) + 1)
-    crew.whole = k == len(elig)  # the batch takes every ready task
-    cand = elig[:k]
-    # one attempt per account per batch: the gate checks a batch against the history
-    # before it, so a second task for the same account (an emergency contact after a
-    # conversation, say) must wait for the next batch, when that history is booked
-    multi = desk.multi[cand]
-    if multi.any():
-        at = np.flatnonzero(multi)
-        _, first = np.unique(desk.acct[cand[at]], return_index=True)
-        if len(first) < len(at):
-            keep = ~multi
-            keep[at[first]] = True
-            cand = cand[keep]
-            crew.whole = False
-    crew.cand = cand
+    # the batch takes every ready task (and each account once)
+    crew.whole = min(n_ready, cap) == n_ready and not dup
+    crew.cand = out[:n]
     return True
+
+
+_NONE_TRIED = np.zeros(0, bool)
+
+
+@numba.njit(cache=True, nogil=True)
+def _ready_tasks(left, not_before, a, tried, multi, acct, seen, out):  # pragma: no cover
+    """The first ``len(out)`` ready tasks in queue order (attempts left, retry gap over by
+    hour ``a``, not tried in this block (``tried``; empty: none)), each account once: one
+    attempt per account per batch, because the gate checks a batch against the history
+    before it, so a second task for the same account (an emergency contact after a
+    conversation, say) waits for the next batch, when that history is booked. Only the
+    tasks flagged ``multi`` can share an account; ``seen`` (zeros, per account) is left
+    zero. Returns (ready tasks in all, tasks taken into ``out``, whether one was left
+    for a repeated account)."""
+    has_tried, cap = tried.shape[0] > 0, out.shape[0]
+    n_ready = 0
+    for q in range(left.shape[0]):
+        if left[q] > 0 and not_before[q] <= a and not (has_tried and tried[q]):
+            if n_ready < cap:
+                out[n_ready] = q
+            n_ready += 1
+    n, dup = 0, False
+    for j in range(min(n_ready, cap)):
+        q = out[j]
+        if multi[q]:
+            if seen[acct[q]]:
+                dup = True
+                continue
+            seen[acct[q]] = 1
+        out[n] = q
+        n += 1
+    for j in range(n):
+        if multi[out[j]]:
+            seen[acct[out[j]]] = 0
+    return n_ready, n, dup
 
 
 def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]:

@@ -114,3 +114,43 @@ def test_promise_probability_per_conversation_skill_equals_one_team_at_a_time(se
         alone = bh.promise_probability(0.37, float(s), will[sel], misread[sel])
         assert together.dtype == alone.dtype
         assert np.array_equal(together[sel], alone)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), q=st.integers(1, 60), cap=st.integers(1, 70),
+       tried=st.booleans())
+def test_the_compiled_task_pick_equals_the_numpy_code(seed, q, cap, tried):
+    """_ready_tasks against the numpy steps of work_block it replaced: the first ready
+    tasks up to the cap, each account once among the tasks that share one."""
+    rng = np.random.default_rng(seed)
+    acct = rng.integers(0, 25, q).astype(np.int64)  # repeats: accounts with several tasks
+    counts = np.bincount(acct, minlength=25)
+    multi = counts[acct] > 1
+    left = rng.integers(0, 3, q).astype(np.int16)
+    not_before = rng.uniform(8, 12, q)
+    tried_a = rng.random(q) < 0.3 if tried else np.zeros(0, bool)
+    a = 10.0
+    # the numpy steps
+    ready = (left > 0) & (not_before <= a)
+    if tried:
+        ready &= ~tried_a
+    elig = np.flatnonzero(ready)
+    k = min(len(elig), cap)
+    whole = k == len(elig)
+    cand = elig[:k]
+    m = multi[cand]
+    if m.any():
+        at = np.flatnonzero(m)
+        _, first = np.unique(acct[cand[at]], return_index=True)
+        if len(first) < len(at):
+            keep = ~m
+            keep[at[first]] = True
+            cand = cand[keep]
+            whole = False
+    # the kernel
+    seen, out = np.zeros(25, np.int8), np.empty(min(cap, q), np.int64)
+    n_ready, n, dup = collectors._ready_tasks(left, not_before, a, tried_a, multi, acct, seen, out)
+    assert n_ready == len(elig)
+    assert np.array_equal(out[:n], cand)
+    assert (min(n_ready, cap) == n_ready and not dup) == whole
+    assert not seen.any()
