@@ -601,8 +601,6 @@ class Run:
         self._legal_on = Agenda(self.days)
         self._recall_on = Agenda(self.days)
         self._reborrow_on = Agenda(self.days)
-        self._dpd = np.zeros(n, np.int32)  # today's DPD: zero outside the owing set
-        self._dpd_set = np.zeros(0, np.int64)
         # pre-due reminders look this many days ahead; billing is day 0 of the same scan
         self._pre_due_days = sorted({k for s in self.strategies if s.pre_due.channels
                                      for k in s.pre_due.days_before if k > 0})
@@ -758,10 +756,7 @@ class Run:
             self._leave(d, co, EXIT_CHARGED_OFF, amt)
             dpd_w[co_m] = 0
         self._episodes(d, w, dpd_w)
-        self._dpd[self._dpd_set] = 0
-        self._dpd[w] = dpd_w
-        self._dpd_set = w
-        self._strategy(d, self._dpd, w, dpd_w, soon, billed)
+        self._strategy(d, w, dpd_w, soon, billed)
 
     def _refill(self, d: int) -> None:
         """Vacated slots take the next joiner; idle cardholders take their next plan."""
@@ -1098,11 +1093,11 @@ class Run:
 
     # ------------------------------------------------------------------ strategy
 
-    def _strategy(self, d: int, dpd: np.ndarray, w: np.ndarray, dpd_w: np.ndarray,
-                  soon: np.ndarray, billed: np.ndarray) -> None:
-        """The day's actions. ``dpd`` is today's DPD by slot, ``w`` the owing slots (every
-        delinquent one) with DPD ``dpd_w``, ``soon`` the slots whose next due date was
-        today or on a pre-due reminder day at billing (a bill moves it 28+ days out)."""
+    def _strategy(self, d: int, w: np.ndarray, dpd_w: np.ndarray, soon: np.ndarray,
+                  billed: np.ndarray) -> None:
+        """The day's actions. ``w``: the owing slots (every delinquent one), with DPD
+        ``dpd_w``; ``soon``: the slots whose next due date was today or on a pre-due
+        reminder day at billing (a bill moves it 28+ days out)."""
         bk = self.book
         self.rule_today[:] = -1
         holiday = d in self.cal.holidays
@@ -1184,9 +1179,10 @@ class Run:
                     if kind in (AGENT, THIRD):
                         if avoid:
                             continue
-                        ai = ai[self.promise_day[ai] < d]  # promise hold: no calls
-                        tasks_for = self.desk_of_bucket[lg.bucket_of(dpd[ai])]
-                        prio = self._priority(a.priority, ai, dpd[ai])
+                        hold = self.promise_day[ai] < d  # promise hold: no calls
+                        ai, ad = ai[hold], rd[due][hold]  # ad: their DPD
+                        tasks_for = self.desk_of_bucket[lg.bucket_of(ad)]
+                        prio = self._priority(a.priority, ai, ad)
                         for k in range(len(self.desks)):
                             sel_k = tasks_for == k
                             if sel_k.any():

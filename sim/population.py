@@ -8,11 +8,12 @@ own stream: strategies cannot change who falls ill or loses a job, or when.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaincinv, expit, logit
+from scipy.special import betaincinv, expit, logit, ndtri
 
 from .config import Economy, Population, Product, Scenario
 from .rng import Streams
@@ -204,11 +205,17 @@ def draw_plan(product: Product, streams: Streams, person: np.ndarray, plan_no: n
               stream: str = "reborrow"):
     """Principal (cents) and term of a person's k-th plan: a pure function of (person, k)."""
     u1, u2 = streams.uniform_rows([(stream, 0, 0), (stream, 0, 1)], person, plan_no * 2)
-    from scipy.special import ndtri
-
     principal = product.principal_median * np.exp(product.principal_sigma * ndtri(u1))
-    principal = np.clip(principal, 100.0, product.principal_max)
-    cum = np.cumsum(product.term_shares)
+    # np.clip, without its overhead on the few plans of a day (no NaN here)
+    principal = np.minimum(np.maximum(principal, 100.0), product.principal_max)
+    cum, terms = _term_table(tuple(product.term_shares), tuple(product.terms))
+    term = terms[np.minimum(np.searchsorted(cum, u2, side="right"), len(cum) - 1)]
+    return np.round(principal * 100).astype(np.int64), term
+
+
+@functools.lru_cache(maxsize=16)
+def _term_table(shares: tuple[float, ...], terms: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative term shares (the last exactly 1) and the terms, computed once."""
+    cum = np.cumsum(shares)
     cum[-1] = 1.0
-    term = np.asarray(product.terms)[np.searchsorted(cum, u2, side="right").clip(0, len(cum) - 1)]
-    return np.round(principal * 100).astype(np.int64), term.astype(np.int32)
+    return cum, np.asarray(terms).astype(np.int32)
