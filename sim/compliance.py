@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 # Channel kinds, as integer codes in arrays and logs.
@@ -151,6 +152,12 @@ class Gate:
                 self.blocked[whole[0]] += int(np.count_nonzero(ok))
             ok[:] = False
             return ok
+        if not count and scalar and kind in CALL_KINDS:
+            # the usual batch of calls: the per-account rules in one compiled pass
+            _calls_allowed(np.asarray(acct, np.int64), day, day % 7, self.calls, self.daily_cap,
+                           -1 if law.weekly_cap is None else law.weekly_cap, law.cooloff_days,
+                           self.last_conversation, ok)
+            return ok
         rules = self._refusals(day, acct, kind)
         if not count and scalar and len(rules) == 1:
             return ~rules[0][1]  # one rule to apply, nothing to count: its complement
@@ -174,3 +181,23 @@ class Gate:
             self.last_conversation[acct[conversation]] = day
         if rpc is not None and rpc.any():
             self.last_rpc_day[acct[rpc]] = day
+
+
+@numba.njit(cache=True, nogil=True)
+def _calls_allowed(acct, day, col, calls, daily_cap, weekly_cap, cooloff_days, last_conversation,
+                   ok):  # pragma: no cover - compiled
+    """``_refusals`` for calls to the debtor, in one pass, as a verdict only: under the
+    daily cap today (column ``col``), under the weekly cap over the seven columns
+    (``weekly_cap`` < 0: none), no conversation in the last ``cooloff_days`` (0: no
+    cool-off). Into ``ok``, for distinct accounts ``acct``."""
+    for j in range(acct.shape[0]):
+        i = acct[j]
+        allowed = calls[i, col] < daily_cap
+        if allowed and weekly_cap >= 0:
+            week = 0
+            for c in range(7):
+                week += calls[i, c]
+            allowed = week < weekly_cap
+        if allowed and cooloff_days > 0:
+            allowed = day - last_conversation[i] >= cooloff_days
+        ok[j] = allowed

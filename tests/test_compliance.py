@@ -147,3 +147,22 @@ def test_the_auditors_counting_rank_equals_the_sort_based_one(keys):
     seen = np.zeros(31, dtype=np.int32)
     assert np.array_equal(_rank_by_count(k, seen), _rank_within(k))
     assert not seen.any()
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), profile=st.sampled_from(sorted(PROFILES)),
+       n=st.integers(0, 40), day=st.integers(0, 60))
+def test_the_compiled_call_check_equals_the_rules(seed, profile, n, day):
+    """Gate.check's compiled pass for a batch of calls (count=False) against the refusals
+    the rules give (_refusals, which the counting path uses), on a random history."""
+    rng = np.random.default_rng(seed)
+    g = Gate(60, PROFILES[profile], daily_call_cap=3, third_party_per_week=1, holidays=set())
+    g.calls[:] = rng.integers(0, 3, (60, 7))
+    g.last_conversation[:] = np.where(rng.random(60) < 0.5, -(10**6),
+                                      rng.integers(max(day - 12, 0), day + 1, 60))
+    acct = rng.choice(60, n, replace=False).astype(np.int64)
+    for kind in (CALL, KIND_CODES["automated_call"]):
+        want = np.ones(n, bool)
+        for _, refused in g._refusals(day, acct, kind):
+            want &= ~refused
+        assert np.array_equal(g.check(day, 10.0, acct, kind, count=False), want)
