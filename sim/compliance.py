@@ -170,13 +170,16 @@ class Gate:
     def record(self, day: int, acct: np.ndarray, kind: int, conversation: np.ndarray | None = None,
                rpc: np.ndarray | None = None) -> None:
         """Book executed attempts (distinct accounts)."""
-        if kind in CALL_KINDS:
-            self._calls_flat[acct * 7 + day % 7] += 1
+        if kind in CALL_KINDS or kind == KIND_CODES["third_party_call"]:
+            third = kind == KIND_CODES["third_party_call"]
+            acct = np.asarray(acct, np.int64)
+            _record_calls(acct, day, day % 7, self._tp_flat if third else self._calls_flat,
+                          self.tp_total if third else _NO_TOTAL,
+                          _NO_MASK if conversation is None else conversation,
+                          _NO_MASK if rpc is None else rpc, self.last_conversation,
+                          self.last_rpc_day)
             self._booked[day % 7].append(acct)
-        elif kind == KIND_CODES["third_party_call"]:
-            self._tp_flat[acct * 7 + day % 7] += 1
-            self.tp_total[acct] += 1
-            self._booked[day % 7].append(acct)
+            return
         if conversation is not None and conversation.any():
             self.last_conversation[acct[conversation]] = day
         if rpc is not None and rpc.any():
@@ -201,3 +204,25 @@ def _calls_allowed(acct, day, col, calls, daily_cap, weekly_cap, cooloff_days, l
         if allowed and cooloff_days > 0:
             allowed = day - last_conversation[i] >= cooloff_days
         ok[j] = allowed
+
+
+_NO_MASK, _NO_TOTAL = np.zeros(0, bool), np.zeros(0, np.int16)
+
+
+@numba.njit(cache=True, nogil=True)
+def _record_calls(acct, day, col, flat, total, conversation, rpc, last_conversation,
+                  last_rpc_day):  # pragma: no cover - compiled
+    """``record`` for calls, in one pass: one more in today's column of the week
+    (``flat``, indexed account * 7 + column) and in ``total`` (empty: none kept); the
+    day of the conversation and of the right-party contact where the masks say so
+    (empty: none)."""
+    has_total, has_conv, has_rpc = total.shape[0] > 0, conversation.shape[0] > 0, rpc.shape[0] > 0
+    for j in range(acct.shape[0]):
+        i = acct[j]
+        flat[i * 7 + col] += 1
+        if has_total:
+            total[i] += 1
+        if has_conv and conversation[j]:
+            last_conversation[i] = day
+        if has_rpc and rpc[j]:
+            last_rpc_day[i] = day

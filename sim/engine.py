@@ -382,17 +382,24 @@ _NO_KINDS = np.zeros(0, bool)  # "every call an agent call" for _book_calls
 
 
 @numba.njit(cache=True, nogil=True)
-def _book_calls(idx, chan, minutes, rate, agent, cost_cents, channel_cost, channel_attempts,
-                ep_of, ep_cost, attempts_hist, labour, ep):  # pragma: no cover - compiled
-    """The cost side of executed calls (distinct slots ``idx``), in one pass: labour
-    (``minutes * rate / 60 * 100`` cents, into ``labour``), the channel's cost and
-    attempt count for the day (in attempt order, as np.add.at adds), both charged to the
-    slot's open episode (into ``ep``: the episodes), one more attempt in the slot's
-    history if an agent called (``agent``; empty: every call)."""
+def _book_calls(idx, chan, minutes, outcome, ends, rates, skills, agent, cost_cents, channel_cost,
+                channel_attempts, ep_of, ep_cost, attempts_hist, labour, ep, conv, conv_skill,
+                tp):  # pragma: no cover - compiled
+    """The books of executed calls (distinct slots ``idx``; team t's calls end at
+    ``ends[t]``), in one pass: labour (``minutes * rate / 60 * 100`` cents at the team's
+    rate, into ``labour``), the channel's cost and attempt count for the day (in attempt
+    order, as np.add.at adds), both charged to the slot's open episode (into ``ep``: the
+    episodes), one more attempt in the slot's history if an agent called (``agent``;
+    empty: every call). Positions of the conversations (with their team's skill) and of
+    the third parties reached into ``conv``, ``conv_skill`` and ``tp``; returns how many
+    of each."""
     every = agent.shape[0] == 0
+    t, n_conv, n_tp = 0, 0, 0
     for j in range(idx.shape[0]):
+        while j >= ends[t]:
+            t += 1
         i, c = idx[j], chan[j]
-        lab = minutes[j] * rate[j] / 60.0 * 100
+        lab = minutes[j] * rates[t] / 60.0 * 100
         labour[j] = lab
         cost = cost_cents[c]
         channel_cost[c] += cost
@@ -403,6 +410,13 @@ def _book_calls(idx, chan, minutes, rate, agent, cost_cents, channel_cost, chann
             ep_cost[e] += lab + cost
         if every or agent[j]:
             attempts_hist[i] += 1
+        if outcome[j] == CONVERSATION:
+            conv[n_conv], conv_skill[n_conv] = j, skills[t]
+            n_conv += 1
+        elif outcome[j] == THIRD_PARTY_REACHED:
+            tp[n_tp] = j
+            n_tp += 1
+    return n_conv, n_tp
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1458,33 +1472,29 @@ class Run:
                 if m.any():
                     conv = (outcome[m] == CONVERSATION) if k == AGENT else None
                     self.gate.record(d, idx[m], k, conversation=conv, rpc=conv)
-        if len(teams) == 1:
-            skill = None
-            rate = np.full(len(idx), teams[0][0].cfg.hourly_cost)
-        else:
-            counts = [n for _, n in teams]
-            rate = np.repeat([desk.cfg.hourly_cost for desk, _ in teams], counts)
-            skill = np.repeat([desk.cfg.skill for desk, _ in teams], counts)
-        labour, ep = np.empty(len(idx)), np.empty(len(idx), np.int64)
-        _book_calls(idx, chan, minutes, rate, agent if third else _NO_KINDS,
-                    self.cat.cost_cents, self.channel_cost[d], self.channel_attempts[d], self.ep,
-                    self.eps.cost, self.attempts_hist, labour, ep)
+        n = len(idx)
+        ends = np.cumsum([k for _, k in teams])
+        labour, ep = np.empty(n), np.empty(n, np.int64)
+        conv, conv_skill, tp = np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64)
+        n_conv, n_tp = _book_calls(
+            idx, chan, minutes, outcome, ends, np.array([desk.cfg.hourly_cost for desk, _ in teams]),
+            np.array([desk.cfg.skill for desk, _ in teams]), agent if third else _NO_KINDS,
+            self.cat.cost_cents, self.channel_cost[d], self.channel_attempts[d], self.ep,
+            self.eps.cost, self.attempts_hist, labour, ep, conv, conv_skill, tp)
         s = 0
-        for _, n in teams:  # team by team, in order: the day's cost is a float sum
-            self.daily["collector_cost"][d] += float(labour[s:s + n].sum())
-            s += n
+        for e in ends.tolist():  # team by team, in order: the day's cost is a float sum
+            self.daily["collector_cost"][d] += float(labour[s:e].sum())
+            s = e
         self._today.append(d, hours, idx, p, chan, kinds, outcome)
         win = self._in_window(d)
         if win:
-            self.daily["call_attempts"][d] += (len(idx) if not third
-                                               else int(np.count_nonzero(agent)))
-        conv = np.flatnonzero(outcome == CONVERSATION)
-        if len(conv):
-            self._conversations(d, idx[conv], chan[conv],
-                                teams[0][0].cfg.skill if skill is None else skill[conv],
-                                win, p[conv], ep[conv])
-        tp = np.flatnonzero(outcome == THIRD_PARTY_REACHED)
-        if len(tp):
+            self.daily["call_attempts"][d] += (n if not third else int(np.count_nonzero(agent)))
+        if n_conv:
+            conv = conv[:n_conv]
+            self._conversations(d, idx[conv], chan[conv], conv_skill[:n_conv], win, p[conv],
+                                ep[conv])
+        if n_tp:
+            tp = tp[:n_tp]
             ti = idx[tp]
             for c in np.unique(chan[tp]):
                 sel = ti[chan[tp] == c]
