@@ -445,25 +445,82 @@ def _clear_week_column(t, col, recent_flat, recent_sum):  # pragma: no cover - c
         recent_flat[k] = 0
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _one_contact(i, e, col, recent_flat, recent_sum, ep_contacts, c0, alpha, free, tone, hard,
+                 hardship_pressure, third_party, propensity, u):  # pragma: no cover - compiled
+    """A delivered contact to slot ``i`` (episode ``e``): the week's contact count and the
+    episode's contacts go up; returns whether the customer complains
+    (behaviour.complaint_probability for one contact, the same operations in the same
+    order, so the same bits)."""
+    recent_flat[i * 7 + col] += 1
+    week = recent_sum[i] + 1  # contacts in the last seven days, this one included
+    recent_sum[i] = week
+    if e >= 0:
+        ep_contacts[e] += 1
+    excess = max(0, week - free)
+    p = (c0 * (1.0 + alpha * excess) * tone * (hardship_pressure if hard else 1.0) * third_party
+         * propensity)
+    return u < min(max(p, 0.0), 1.0)
+
+
 @numba.njit(cache=True, nogil=True)
 def _contacts_kernel(idx, ep, col, recent_flat, recent_sum, ep_contacts, c0, alpha, free, tone,
                      hard, hardship_pressure, third_party, propensity, person, u,
                      complained):  # pragma: no cover - compiled
-    """Delivered contacts (distinct slots), in one pass: the week's contact count, the
-    episode's contacts, and whether the customer complains (behaviour.complaint_probability
-    for one contact, the same operations in the same order, so the same bits)."""
+    """Delivered contacts (distinct slots), in one pass (``_one_contact`` each)."""
     one_c0 = c0.shape[0] == 1
     for j in range(idx.shape[0]):
-        i = idx[j]
-        recent_flat[i * 7 + col] += 1
-        week = recent_sum[i] + 1  # contacts in the last seven days, this one included
-        recent_sum[i] = week
-        if ep[j] >= 0:
-            ep_contacts[ep[j]] += 1
-        excess = max(0, week - free)
-        p = ((c0[0] if one_c0 else c0[j]) * (1.0 + alpha * excess) * tone[j]
-             * (hardship_pressure if hard[j] else 1.0) * third_party * propensity[person[j]])
-        complained[j] = u[j] < min(max(p, 0.0), 1.0)
+        complained[j] = _one_contact(idx[j], ep[j], col, recent_flat, recent_sum, ep_contacts,
+                                     c0[0] if one_c0 else c0[j], alpha, free, tone[j], hard[j],
+                                     hardship_pressure, third_party, propensity[person[j]], u[j])
+
+
+@numba.njit(cache=True, nogil=True)
+def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, ivr, reach, contactability, prof, impulse,
+                     stim_row, segment, reminder, last_reminder, day, cause_tab, cause_of,
+                     shock_active, col, recent_flat, recent_sum, ep_contacts, c0, alpha, free,
+                     tone, hardship_pressure, propensity, optout_rate, optout, outcome, ep,
+                     got_pos, complained, out_pos):  # pragma: no cover - compiled
+    """Messages and automated calls let through the gate (distinct slots ``idx``, persons
+    ``p``), in one pass: the channel's cost charged to the open episode (``ep``: the
+    episodes); reached or not (``u[0]``: an IVR call is answered with probability
+    min(0.95, contactability x the hour's profile), a message arrives with probability
+    ``reach``), into ``outcome``; for the reached ones (their positions into
+    ``got_pos``): the treatment impulse (``impulse`` by segment, into ``stim_row``), the
+    reminder's day, the contact and the complaint (``_one_contact``, draw ``u[1]``, into
+    ``complained`` by reached one) and, for a message (``optout_rate`` >= 0), the
+    opt-out (draw ``u[2]``; positions into ``out_pos``). Returns (reached, opted out).
+    The operations of Run.deliver's numpy steps, in the same order per slot."""
+    tab = cause_tab.shape[0] > 0
+    n_got, n_out = 0, 0
+    for j in range(idx.shape[0]):
+        i, q = idx[j], p[j]
+        e = ep_of[i]
+        ep[j] = e
+        if e >= 0:
+            ep_cost[e] += cost
+        if ivr:
+            got = u[0, j] < min(0.95, np.float64(contactability[q]) * prof)
+        else:
+            got = reach >= 1.0 or u[0, j] < reach
+        outcome[j] = DELIVERED if got else NOT_DELIVERED
+        if not got:
+            continue
+        s = segment[q]
+        stim_row[i] += np.float32(impulse[s])
+        if reminder:
+            last_reminder[i] = day
+        hard = shock_active[q] > 0 or (cause_tab[s] if tab else cause_of[q]) == HARDSHIP
+        complained[n_got] = _one_contact(i, e, col, recent_flat, recent_sum, ep_contacts, c0,
+                                         alpha, free, tone[j], hard, hardship_pressure, 1.0,
+                                         propensity[q], u[1, j])
+        got_pos[n_got] = j
+        n_got += 1
+        if optout_rate >= 0 and u[2, j] < optout_rate:
+            optout[i] = True
+            out_pos[n_out] = j
+            n_out += 1
+    return n_got, n_out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1313,14 +1370,16 @@ class Run:
                          b.complaint_hardship_pressure, float(third_party),
                          self.people.complaint_prop, p, u, comp)
         if comp.any():
-            ci = idx[comp]
-            self.complained[ci] = True
-            e = ep[comp]
-            self.eps.complaints[e[e >= 0]] += 1  # distinct slots, distinct episodes
-            self.daily["complaints"][d] += len(ci)
-            each = self.sc.customer.complaint_handling_cost * 100
-            self.daily["complaint_cost"][d] += len(ci) * each
-            self._charge(ci, each, e)
+            self._complaints(d, idx[comp], ep[comp])
+
+    def _complaints(self, d: int, idx: np.ndarray, ep: np.ndarray) -> None:
+        """Complaints made today by the customers of slots ``idx`` (episodes ``ep``)."""
+        self.complained[idx] = True
+        self.eps.complaints[ep[ep >= 0]] += 1  # distinct slots, distinct episodes
+        self.daily["complaints"][d] += len(idx)
+        each = self.sc.customer.complaint_handling_cost * 100
+        self.daily["complaint_cost"][d] += len(idx) * each
+        self._charge(idx, each, ep)
 
     @staticmethod
     def _complaint_draw(chan: int | np.ndarray) -> int | np.ndarray:
@@ -1350,41 +1409,39 @@ class Run:
         if not len(idx):
             return
         self.gate.record(d, idx, kind)
-        self.channel_cost[d, chan] += self.cat.cost_cents[chan] * len(idx)
-        ep = self.ep[idx]
-        self._charge(idx, self.cat.cost_cents[chan], ep)
-        self.channel_attempts[d, chan] += len(idx)
+        n = len(idx)
+        self.channel_cost[d, chan] += self.cat.cost_cents[chan] * n
+        self.channel_attempts[d, chan] += n
         # reach, complaint and opt-out draws of every attempt in one hash
         rows = [("contact", d, 500 + chan), ("complaint", d, int(self._complaint_draw(chan)))]
         if kind == MESSAGE:
             rows.append(("optout", d, chan))
         u = self.streams.uniform_rows(rows, idx)
-        if kind == IVR:
-            reach = np.minimum(0.95, self.people.contactability[p] * self.profile[int(hour) % 24])
-            got = u[0] < reach
-        elif self.cat.reach[chan] >= 1.0:
-            got = np.ones(len(idx), dtype=bool)  # every uniform is below 1
-        else:
-            got = u[0] < self.cat.reach[chan]
-        outcome = np.where(got, DELIVERED, NOT_DELIVERED)
+        b, pp, col = self.sc.behaviour, self.people, d % 7
+        outcome, ep = np.empty(n, np.int8), np.empty(n, np.int64)
+        got, complained, out = np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64)
+        n_got, n_out = _messages_kernel(
+            idx, p, self.ep, self.cat.cost_cents[chan], self.eps.cost, u, kind == IVR,
+            float(self.cat.reach[chan]), pp.contactability, float(self.profile[int(hour) % 24]),
+            self._imp_lut[chan], self.stim[int(self.cat.response[chan])], pp.segment, reminder,
+            self.last_reminder, d, self._seg_traits.get("cause", self._no_tab8), pp.cause,
+            self.shock_active, col, self._recent_flat, self._recent_sum, self.eps.contacts,
+            float(self.cat.complaint_base[chan]), b.complaint_alpha, b.complaint_free_contacts,
+            np.ascontiguousarray(tone, np.float64), b.complaint_hardship_pressure,
+            pp.complaint_prop, b.optout_per_message if kind == MESSAGE else -1.0, self.gate.optout,
+            outcome, ep, got, complained, out)
         self._today.append(d, hour, idx, p, chan, kind, outcome)
-        u_comp, u_out = u[1], (u[2] if kind == MESSAGE else None)
-        if not got.all():
-            # row by row: a boolean mask along the second axis of u is a slow path
-            idx, tone, p, ep, u_comp = idx[got], tone[got], p[got], ep[got], u_comp[got]
-            if u_out is not None:
-                u_out = u_out[got]
-        if len(idx):
-            seg = self.people.segment[p]
-            self._impulse(idx, chan, p=p, seg=seg)
-            if reminder:
-                self.last_reminder[idx] = d
-            self._contact_delivered(d, idx, chan, tone, p=p, ep=ep, u=u_comp, seg=seg)
-            if u_out is not None:
-                out = u_out < self.sc.behaviour.optout_per_message
-                if out.any():
-                    self.gate.optout[idx[out]] = True
-                    self.auditor.optouts(d, hour, p[out])
+        if n_got:
+            got = got[:n_got]
+            self._recent_touched[col].append(idx[got])
+            if self._in_window(d):
+                self.daily["contacts"][d] += n_got
+            complained = complained[:n_got]
+            if complained.any():
+                c = got[complained]
+                self._complaints(d, idx[c], ep[c])
+            if n_out:
+                self.auditor.optouts(d, hour, p[out[:n_out]])
 
     def _count_blocked(self, d: int, before: dict[str, int]) -> None:
         for k, rule in enumerate(RULES):

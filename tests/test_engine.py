@@ -319,3 +319,80 @@ def test_the_compiled_conversations_equal_the_numpy_code(seed, n, per_conv_skill
     assert np.array_equal(acc_kind[:n_acc], kind[accepted])
     assert np.array_equal(prom_pos[:n_prom], np.flatnonzero(rest)[promise])
     assert np.array_equal(promise_day[idx[prom_pos[:n_prom]]], want_day)
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), ivr=st.booleans(),
+       reach=st.sampled_from([0.6, 0.97, 1.0]), message=st.booleans(), tables=st.booleans(),
+       reminder=st.booleans())
+def test_the_compiled_message_pass_equals_the_numpy_steps(seed, n, ivr, reach, message, tables,
+                                                         reminder):
+    """_messages_kernel against the numpy steps of Run.deliver it replaced: the cost
+    charged, reached or not, the impulse (float32), the reminder day, the contact and
+    complaint (held to behaviour.complaint_probability), the opt-outs."""
+    from sim import behaviour as bh
+    from sim.engine import DELIVERED, HARDSHIP, NOT_DELIVERED, _messages_kernel
+
+    rng = np.random.default_rng(seed)
+    slots, persons, col, d = 60, 80, int(rng.integers(0, 7)), 40
+    idx = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    p = rng.choice(persons, n, replace=False).astype(np.int64)
+    ep_of = np.where(rng.random(slots) < 0.4, -1, rng.permutation(100)[:slots]).astype(np.int64)
+    u = rng.random((3, n))
+    contact = rng.uniform(0, 1, persons).astype(np.float32)
+    prof = float(rng.uniform(0.3, 1.5))
+    lut = rng.uniform(0, 2, 4)
+    segment = rng.integers(0, 4, persons).astype(np.int8)
+    cause_tab = rng.integers(0, 5, 4).astype(np.int8)
+    cause_of = cause_tab[segment] if tables else rng.integers(0, 5, persons).astype(np.int8)
+    shock = rng.integers(0, 2, persons).astype(np.int16)
+    recent = rng.integers(0, 3, (slots, 7)).astype(np.int16)
+    week_sum = recent.sum(axis=1).astype(np.int16)
+    tone = rng.uniform(0.5, 2, n)
+    prop = rng.uniform(0, 2, persons).astype(np.float32)
+    stim0 = rng.uniform(0, 3, slots).astype(np.float32)
+    rate = 0.3 if message else -1.0
+    # the numpy steps
+    cost = 7.5
+    ep_w = ep_of[idx]
+    cost_w = np.zeros(100)
+    cost_w[ep_w[ep_w >= 0]] += cost
+    # draws exactly on the probabilities for half the attempts: a probability off in its
+    # last bit flips the outcome
+    tie = rng.random(n) < 0.5
+    if ivr:
+        answer = np.minimum(0.95, contact[p] * np.float64(prof))
+        u[0, tie] = answer[tie]
+        got = u[0] < answer
+    else:
+        got = np.ones(n, bool) if reach >= 1.0 else u[0] < reach
+    gi, gp = idx[got], p[got]
+    stim_w = stim0.copy()
+    stim_w[gi] += (lut[segment[gp]] * 1.0).astype(np.float32)
+    hard = (shock[gp] > 0) | ((cause_tab[segment[gp]] if tables else cause_of[gp]) == HARDSHIP)
+    week = week_sum[gi] + 1
+    prob = bh.complaint_probability(0.02, 0.4, week, 2, tone[got], hard, 1.7, 1.0, prop[gp])
+    u1 = u[1, got]
+    u1[tie[got]] = prob[tie[got]]
+    u[1, got] = u1
+    comp_w = u[1][got] < prob
+    out_w = np.flatnonzero(got)[u[2][got] < 0.3] if message else np.zeros(0, np.int64)
+    # the kernel
+    stim, last = stim0.copy(), np.full(slots, -1, np.int32)
+    flat, sums, contacts = recent.reshape(-1).copy(), week_sum.copy(), np.zeros(100, np.int32)
+    ep_cost, optout = np.zeros(100), np.zeros(slots, bool)
+    outcome, ep = np.empty(n, np.int8), np.empty(n, np.int64)
+    got_pos, comp, out = np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64)
+    n_got, n_out = _messages_kernel(
+        idx, p, ep_of, cost, ep_cost, u, ivr, reach, contact, prof, lut, stim, segment, reminder,
+        last, d, cause_tab if tables else np.zeros(0, np.int8), cause_of, shock, col, flat, sums,
+        contacts, 0.02, 0.4, 2, tone, 1.7, prop, rate, optout, outcome, ep, got_pos, comp, out)
+    assert np.array_equal(ep, ep_w) and np.array_equal(ep_cost, cost_w)
+    assert np.array_equal(outcome, np.where(got, DELIVERED, NOT_DELIVERED))
+    assert np.array_equal(got_pos[:n_got], np.flatnonzero(got))
+    assert np.array_equal(stim, stim_w)  # bit for bit
+    assert np.array_equal(last[gi], np.full(len(gi), d if reminder else -1))
+    assert np.array_equal(comp[:n_got], comp_w)
+    assert np.array_equal(sums[gi], week)
+    assert np.array_equal(out[:n_out], out_w)
+    assert np.array_equal(np.flatnonzero(optout), np.sort(idx[out_w]))
