@@ -10,6 +10,7 @@ short-lived processes, call tasks go to the teams' queues. A recorder closes eac
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -85,6 +86,15 @@ class Episodes:
         self.overdue[ids], self.hardship[ids] = overdue, hardship
         self.n += k
         return ids
+
+
+@functools.lru_cache(maxsize=256)
+def _on_days(days: tuple[int, ...]) -> np.ndarray:
+    """A look-up table: True at the given DPDs, False elsewhere up to one past the largest
+    (index any larger DPD there): np.isin's cost on a small array, once."""
+    lut = np.zeros(max(days) + 2, bool)
+    lut[list(days)] = True
+    return lut
 
 
 def merge_sorted(a: np.ndarray, *more: np.ndarray) -> np.ndarray:
@@ -1222,22 +1232,22 @@ class Run:
                 sel = rule == i
                 if not sel.any():
                     continue
-                ri, rd = idx[sel], obs.dpd[sel]
+                ri, rd, rb = idx[sel], obs.dpd[sel], obs.bucket[sel]  # slots, DPD, bucket
                 if r.place_agency_at_dpd is not None:
                     go = (rd >= r.place_agency_at_dpd) & ~self.agency_done[ri]
                     self._place_agency(d, ri[go])
                     keep = ~go
-                    ri, rd = ri[keep], rd[keep]
+                    ri, rd, rb = ri[keep], rd[keep], rb[keep]
                 if r.legal_at_dpd is not None:
                     go = (rd >= r.legal_at_dpd) & (bk.balance(ri) >= round(r.legal_min_balance * 100))
                     self._file_legal(d, ri[go])
                     keep = ~go
-                    ri, rd = ri[keep], rd[keep]
+                    ri, rd, rb = ri[keep], rd[keep], rb[keep]
                 start = rule_start_dpd(r)
                 for a in r.actions:
                     c = self.cat.code(a.channel)
                     if a.on_dpd:
-                        due = np.isin(rd, a.on_dpd)
+                        due = _on_days(tuple(a.on_dpd))[np.minimum(rd, max(a.on_dpd) + 1)]
                     else:
                         due = (rd - start) % a.every_days == 0
                     if a.if_no_contact_days:
@@ -1252,7 +1262,7 @@ class Run:
                             continue
                         hold = self.promise_day[ai] < d  # promise hold: no calls
                         ai, ad = ai[hold], rd[due][hold]  # ad: their DPD
-                        tasks_for = self.desk_of_bucket[lg.bucket_of(ad)]
+                        tasks_for = self.desk_of_bucket[rb[due][hold]]
                         prio = self._priority(a.priority, ai, ad)
                         for k in range(len(self.desks)):
                             sel_k = tasks_for == k
