@@ -78,16 +78,25 @@ class Desk:
             self.not_before, self.multi = np.zeros(0), np.zeros(0, dtype=bool)
             return
         age = np.zeros(len(acct), dtype=np.int16)
+        key = acct * 1024 + channel
+        ascending = bool(np.all(key[1:] > key[:-1]))  # as the engine asks: one per key, sorted
         if len(self.acct):
             unworked = self.made == 0
             old_key = self.acct[unworked] * 1024 + self.channel[unworked]
-            _, i_old, i_new = np.intersect1d(old_key, acct * 1024 + channel, assume_unique=True,
-                                             return_indices=True)
-            age[i_new] = self.age[unworked][i_old] + 1
+            if ascending:  # find yesterday's keys among today's by bisection, not by sorting
+                at = np.minimum(np.searchsorted(key, old_key), len(key) - 1)
+                hit = key[at] == old_key
+                age[at[hit]] = self.age[unworked][hit] + 1
+            else:
+                _, i_old, i_new = np.intersect1d(old_key, key, assume_unique=True,
+                                                 return_indices=True)
+                age[i_new] = self.age[unworked][i_old] + 1
             self.expired += int(np.count_nonzero(age >= expiry_days))
         keep = age < expiry_days
         acct, channel, prio, attempts, age = acct[keep], channel[keep], prio[keep], attempts[keep], age[keep]
-        order = np.lexsort((acct, -age, -prio))
+        # highest priority first, then the oldest, then by account; sorts are stable, so
+        # requests already in account order need no third key
+        order = np.lexsort((-age, -prio)) if ascending else np.lexsort((acct, -age, -prio))
         self.acct, self.channel, self.prio = acct[order], channel[order], prio[order]
         self.left = attempts[order].astype(np.int16)
         self.made = np.zeros(len(acct), dtype=np.int16)

@@ -154,3 +154,40 @@ def test_the_compiled_task_pick_equals_the_numpy_code(seed, q, cap, tried):
     assert np.array_equal(out[:n], cand)
     assert (min(n_ready, cap) == n_ready and not dup) == whole
     assert not seen.any()
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_old=st.integers(0, 40), n_new=st.integers(1, 40))
+def test_enqueue_equals_the_sort_based_code(seed, n_old, n_new):
+    """Desk.enqueue (requests in (account, channel) order: bisection and a two-key sort)
+    against the code it replaced (np.intersect1d and a three-key sort): the same queue,
+    ages and expiries."""
+    from sim.config import load_scenario
+
+    rng = np.random.default_rng(seed)
+    team = next(iter(load_scenario("baseline").collectors.teams.values()))
+    desk = collectors.Desk("t", 0, team, [1], 50)
+    keys = np.sort(rng.choice(50 * 3, n_old, replace=False))
+    desk.acct, desk.channel = (keys // 3).astype(np.int64), (keys % 3).astype(np.int16)
+    desk.made = rng.integers(0, 2, n_old).astype(np.int16)
+    desk.age = rng.integers(0, 3, n_old).astype(np.int16)
+    keys = np.sort(rng.choice(50 * 3, n_new, replace=False))
+    acct, chan = (keys // 3).astype(np.int64), (keys % 3).astype(np.int16)
+    prio = rng.integers(0, 4, n_new).astype(np.float64)  # ties: the later keys decide
+    attempts = rng.integers(1, 3, n_new).astype(np.int16)
+    # the code before
+    age = np.zeros(n_new, np.int16)
+    unworked = desk.made == 0
+    _, i_old, i_new = np.intersect1d(desk.acct[unworked] * 1024 + desk.channel[unworked],
+                                     acct * 1024 + chan, assume_unique=True, return_indices=True)
+    age[i_new] = desk.age[unworked][i_old] + 1
+    expired = int(np.count_nonzero(age >= 3))
+    keep = age < 3
+    order = np.lexsort((acct[keep], -age[keep], -prio[keep]))
+    desk.enqueue(acct, chan, prio, attempts, 3)
+    assert np.array_equal(desk.acct, acct[keep][order])
+    assert np.array_equal(desk.channel, chan[keep][order])
+    assert np.array_equal(desk.prio, prio[keep][order])
+    assert np.array_equal(desk.left, attempts[keep][order])
+    assert np.array_equal(desk.age, age[keep][order])
+    assert desk.expired == expired
