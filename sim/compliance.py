@@ -158,6 +158,12 @@ class Gate:
                            -1 if law.weekly_cap is None else law.weekly_cap, law.cooloff_days,
                            self.last_conversation, ok)
             return ok
+        if scalar and kind == KIND_CODES["message"]:
+            # a batch of messages: opt-outs are the one per-account rule
+            refused = self.optout[acct]
+            if count:
+                self.blocked["optout"] += int(np.count_nonzero(refused))
+            return ~refused
         rules = self._refusals(day, acct, kind)
         if not count and scalar and len(rules) == 1:
             return ~rules[0][1]  # one rule to apply, nothing to count: its complement

@@ -1455,7 +1455,8 @@ class Run:
 
     def _count_blocked(self, d: int, before: dict[str, int]) -> None:
         for k, rule in enumerate(RULES):
-            self.blocked[d, k] += self.gate.blocked[rule] - before[rule]
+            if self.gate.blocked[rule] != before[rule]:
+                self.blocked[d, k] += self.gate.blocked[rule] - before[rule]
 
     # called by the collector teams ------------------------------------------
 
