@@ -56,10 +56,9 @@ class Desk:
         self.not_before = np.zeros(0)
         self.age = np.zeros(0, dtype=np.int16)
         self.multi = np.zeros(0, dtype=bool)  # the account has another task in the queue
-        # tasks per account while the queue is built (all zero between days)
-        self._count = np.zeros(accounts, dtype=np.int32)
-        # per account, zero between uses: the batch's accounts (collectors._ready_tasks)
-        self.scratch = np.zeros(accounts, dtype=np.int8)
+        # per account, all zero between uses: tasks per account while the queue is built
+        # (enqueue), the accounts already in a batch (_ready_tasks)
+        self.scratch = np.zeros(accounts, dtype=np.int32)
         self._dial: dict[tuple[float, float], tuple[np.ndarray, bool, bool]] = {}
         self.any_third = False  # a third-party call in the queue (set by the engine)
         # per-day counters, read and reset by the recorder
@@ -104,9 +103,9 @@ class Desk:
         self.age = age[order]
         # most accounts have one task; only those with more need the per-batch dedup
         # (typed ones: np.add.at with a Python scalar takes a slow path)
-        np.add.at(self._count, self.acct, np.ones(len(self.acct), self._count.dtype))
-        self.multi = self._count[self.acct] > 1
-        self._count[self.acct] = 0
+        np.add.at(self.scratch, self.acct, np.ones(len(self.acct), self.scratch.dtype))
+        self.multi = self.scratch[self.acct] > 1
+        self.scratch[self.acct] = 0
 
     def end_of_day(self) -> None:
         self.backlog = int(np.count_nonzero(self.made == 0))

@@ -158,15 +158,14 @@ class Gate:
                            -1 if law.weekly_cap is None else law.weekly_cap, law.cooloff_days,
                            self.last_conversation, ok)
             return ok
-        if scalar and kind == KIND_CODES["message"]:
-            # a batch of messages: opt-outs are the one per-account rule
-            refused = self.optout[acct]
-            if count:
-                self.blocked["optout"] += int(np.count_nonzero(refused))
-            return ~refused
         rules = self._refusals(day, acct, kind)
-        if not count and scalar and len(rules) == 1:
-            return ~rules[0][1]  # one rule to apply, nothing to count: its complement
+        if scalar and len(rules) == 1:
+            # one rule (opt-outs for messages) and every attempt still allowed: its
+            # refusals are its mask, the verdict its complement
+            rule, refused = rules[0]
+            if count:
+                self.blocked[rule] += int(np.count_nonzero(refused))
+            return ~refused
         for rule, mask in rules:
             if count:
                 self.blocked[rule] += int(np.count_nonzero(ok & mask))

@@ -94,6 +94,7 @@ def _on_days(days: tuple[int, ...]) -> np.ndarray:
     (index any larger DPD there): np.isin's cost on a small array, once."""
     lut = np.zeros(max(days) + 2, bool)
     lut[list(days)] = True
+    lut.flags.writeable = False  # shared by every caller
     return lut
 
 
@@ -857,8 +858,7 @@ class Run:
             # neighbouring slots, not a scatter over the whole book (population.generate).
             self.people.due_dom[persons] = bk.dom[v]
             bk.plan_no[v] = 0
-            for a in (self.stim,):
-                a[:, v] = 0
+            self.stim[:, v] = 0
             self.cause[v] = 0
             self.broken[v] = 0
             self.promise_day[v] = NONE

@@ -218,4 +218,6 @@ def _term_table(shares: tuple[float, ...], terms: tuple[int, ...]) -> tuple[np.n
     """Cumulative term shares (the last exactly 1) and the terms, computed once."""
     cum = np.cumsum(shares)
     cum[-1] = 1.0
-    return cum, np.asarray(terms).astype(np.int32)
+    terms_a = np.asarray(terms).astype(np.int32)
+    cum.flags.writeable = terms_a.flags.writeable = False  # shared by every caller
+    return cum, terms_a

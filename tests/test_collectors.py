@@ -148,7 +148,7 @@ def test_the_compiled_task_pick_equals_the_numpy_code(seed, q, cap, tried):
             cand = cand[keep]
             whole = False
     # the kernel
-    seen, out = np.zeros(25, np.int8), np.empty(min(cap, q), np.int64)
+    seen, out = np.zeros(25, np.int32), np.empty(min(cap, q), np.int64)
     n_ready, n, dup = collectors._ready_tasks(left, not_before, a, tried_a, multi, acct, seen, out)
     assert n_ready == len(elig)
     assert np.array_equal(out[:n], cand)
