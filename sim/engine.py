@@ -31,7 +31,7 @@ from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
 from .rng import Streams
 from .strategy import Observed, compile_rules, match, rule_start_dpd, tone_factor
 
-NONE = lg.NONE
+NONE, ACTIVE = lg.NONE, lg.ACTIVE
 AGENT, THIRD = KIND_CODES["agent_call"], KIND_CODES["third_party_call"]
 MESSAGE, IVR, LETTER = KIND_CODES["message"], KIND_CODES["automated_call"], KIND_CODES["letter"]
 # outcomes in the log
@@ -532,6 +532,25 @@ def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, ivr, reach, contactability
             out_pos[n_out] = j
             n_out += 1
     return n_got, n_out
+
+
+@numba.njit(cache=True, nogil=True)
+def _plans_ending(e, status, n_left, due, fees, vacant, legal_day, done,
+                  still):  # pragma: no cover - compiled
+    """The slots of the ending set ``e`` whose plan is paid off today (active, no
+    instalment left, nothing owed, not vacant, not in court), into ``done`` (returns how
+    many), and which of ``e`` stay in the set after them (``still``: active, no instalment
+    left, not vacant, not paid off: the paid-off ones go idle or leave today)."""
+    n = 0
+    for j in range(e.shape[0]):
+        i = e[j]
+        ending = status[i] == ACTIVE and n_left[i] == 0 and not vacant[i]
+        off = ending and due[i] == 0 and fees[i] == 0 and legal_day[i] == NONE
+        if off:
+            done[n] = i
+            n += 1
+        still[j] = ending and not off
+    return n
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1114,8 +1133,9 @@ class Run:
             self._ending.add(idx[left == 0])
         # plans paid off: borrow again after a gap, or leave
         e = self._ending.members()
-        done = e[(bk.status[e] == lg.ACTIVE) & (bk.n_left[e] == 0) & (bk.due[e] == 0)
-                 & (bk.fees[e] == 0) & ~self.vacant[e] & (self.legal_day[e] == NONE)]
+        done, still = np.empty(len(e), np.int64), np.empty(len(e), bool)
+        done = done[:_plans_ending(e, bk.status, bk.n_left, bk.due, bk.fees, self.vacant,
+                                   self.legal_day, done, still)]
         if len(done):
             leave = self.leaving[done]
             self._leave(d, done[leave], EXIT_ATTRITION)
@@ -1126,7 +1146,7 @@ class Run:
                 sc.product.reborrow_gap_mean_days)
             bk.reborrow_day[stay] = d + 1 + np.floor(gap).astype(np.int32)
             self._reborrow_on.add(bk.reborrow_day[stay], stay)
-        self._ending.keep((bk.status[e] == lg.ACTIVE) & (bk.n_left[e] == 0) & ~self.vacant[e])
+        self._ending.keep(still)
         return idx, soon
 
     def _due_runs(self, d: int) -> tuple[np.ndarray, np.ndarray]:

@@ -170,31 +170,50 @@ def bucket_of(dpd: np.ndarray) -> np.ndarray:
 
 def open_plan(book: Book, cal: Calendar, idx: np.ndarray, day: int, principal: np.ndarray,
               term: np.ndarray, fee_rate: float, age: np.ndarray | None = None) -> np.ndarray:
-    """A new instalment plan; ``age`` instalments already paid (the starting book).
-    Returns the principal lent per slot (cents)."""
-    term = np.asarray(term, dtype=np.int64)
-    principal = np.asarray(principal, dtype=np.int64)
-    inst = -(-principal // term)  # ceil: the last instalment takes the remainder
-    paid_already = np.zeros_like(term) if age is None else np.minimum(age, term - 1)
-    remaining = np.maximum(principal - inst * paid_already, 0)
-    left = term - paid_already
-    book.unbilled[idx] += remaining
-    book.unbilled_total += int(remaining.sum())
-    book.lent[idx] += remaining
-    book.inst[idx] = inst
-    book.fee_amt[idx] = np.floor(principal * fee_rate).astype(np.int64)
-    book.n_left[idx] = left
-    book.plan_type[idx] = ORIGINAL
-    book.plan_no[idx] += 1
-    book.status[idx] = ACTIVE
-    book.reborrow_day[idx] = NONE
-    month = cal.month_of[day]
-    first_due = cal.due_day(np.full(len(idx), month), book.dom[idx])
-    # the first due date is the next occurrence of the due day after today
-    nm = np.where(first_due > day, month, month + 1)
-    book.next_due_month[idx] = nm
-    book.next_due_day[idx] = cal.due_day(nm, book.dom[idx])
+    """A new instalment plan on each of the distinct slots ``idx``; ``age`` instalments
+    already paid (the starting book). Returns the principal lent per slot (cents)."""
+    idx = np.asarray(idx, np.int64)
+    term = np.broadcast_to(np.asarray(term, dtype=np.int64), idx.shape)
+    principal = np.broadcast_to(np.asarray(principal, dtype=np.int64), idx.shape)
+    age = np.zeros(0, np.int64) if age is None else np.asarray(age, np.int64)
+    remaining = np.empty(len(idx), np.int64)
+    book.unbilled_total += _open_kernel(
+        idx, day, int(cal.month_of[day]), principal, term, age, fee_rate, book.unbilled,
+        book.lent, book.inst, book.fee_amt, book.n_left, book.plan_type, book.plan_no,
+        book.status, book.reborrow_day, book.next_due_month, book.next_due_day, book.dom,
+        cal.month_first, cal._off, remaining)
     return remaining
+
+
+@numba.njit(cache=True, nogil=True)
+def _open_kernel(idx, day, month, principal, term, age, fee_rate, unbilled, lent, inst,
+                 fee_amt, n_left, plan_type, plan_no, status, reborrow_day, next_due_month,
+                 next_due_day, dom, month_first, off, remaining):  # pragma: no cover - compiled
+    """open_plan's arithmetic, slot by slot: the instalment is the ceiling of principal /
+    term (the last one takes the remainder), the fee the floor of the float product (as
+    numpy), the first due date the next occurrence of the slot's due day after today."""
+    total = 0
+    for j in range(idx.shape[0]):
+        i, pr, t = idx[j], principal[j], term[j]
+        ins = -(-pr // t)
+        done = min(age[j], t - 1) if age.shape[0] else 0
+        rem = max(pr - ins * done, 0)
+        remaining[j] = rem
+        total += rem
+        unbilled[i] += rem
+        lent[i] += rem
+        inst[i] = ins
+        fee_amt[i] = np.int64(np.floor(pr * fee_rate))
+        n_left[i] = t - done
+        plan_type[i] = ORIGINAL
+        plan_no[i] += 1
+        status[i] = ACTIVE
+        reborrow_day[i] = NONE
+        first_due = month_first[month + off] + dom[i] - 1
+        nm = month if first_due > day else month + 1
+        next_due_month[i] = nm
+        next_due_day[i] = month_first[nm + off] + dom[i] - 1
+    return total
 
 
 def bill(book: Book, cal: Calendar, idx: np.ndarray) -> np.ndarray:

@@ -215,6 +215,37 @@ def test_the_compiled_reach_filter_equals_the_numpy_masks(seed, n, needs):
 
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60))
+def test_the_compiled_ending_scan_equals_the_numpy_masks(seed, n):
+    """_plans_ending against the numpy masks it replaced in Run._billing: the plans paid
+    off today, and the ending slots kept after they go idle or leave (each field that
+    decides is set at random, so every clause is exercised)."""
+    from sim import ledger as lg
+    from sim.engine import NONE, _plans_ending
+
+    rng = np.random.default_rng(seed)
+    slots = 100
+    e = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    status = rng.choice([lg.ACTIVE, lg.IDLE], slots, p=[0.8, 0.2]).astype(np.int8)
+    n_left = rng.choice([0, 0, 0, 1, 5], slots).astype(np.int32)
+    due, fees = (np.where(rng.random(slots) < 0.3, rng.integers(1, 10**5, slots), 0)
+                 for _ in range(2))
+    vacant = rng.random(slots) < 0.15
+    legal_day = np.where(rng.random(slots) < 0.15, 9, NONE).astype(np.int32)
+    ending = (status[e] == lg.ACTIVE) & (n_left[e] == 0) & ~vacant[e]
+    off = ending & (due[e] == 0) & (fees[e] == 0) & (legal_day[e] == NONE)
+    done, still = np.empty(n, np.int64), np.empty(n, bool)
+    k = _plans_ending(e, status, n_left, due, fees, vacant, legal_day, done, still)
+    assert np.array_equal(done[:k], e[off])
+    # the old code read the mask again after the paid-off plans went idle or left
+    status2, vacant2 = status.copy(), vacant.copy()
+    gone = e[off]
+    status2[gone[: len(gone) // 2]] = lg.IDLE
+    vacant2[gone[len(gone) // 2:]] = True
+    assert np.array_equal(still, (status2[e] == lg.ACTIVE) & (n_left[e] == 0) & ~vacant2[e])
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60))
 def test_the_compiled_repayment_inputs_equal_the_numpy_gathers(seed, n):
     """_repayment_inputs against the numpy code it replaced in Run._repayments: the same
     slots, persons and traits, and the stimulus summed over its four rows bit for bit."""

@@ -217,3 +217,49 @@ def test_the_compiled_owing_pass_equals_its_numpy_definition(seed, n, day):
     assert np.array_equal(kept, want) and np.array_equal(dpd, b.dpd_of(day, want))
     for name in ("fees", "interest_flow", "due", "oldest_day"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def _ref_open_plan(book, cal, idx, day, principal, term, fee_rate, age=None):
+    """open_plan as it was written in numpy before it was compiled: the definition."""
+    term = np.asarray(term, dtype=np.int64)
+    principal = np.asarray(principal, dtype=np.int64)
+    inst = -(-principal // term)
+    paid_already = np.zeros_like(term) if age is None else np.minimum(age, term - 1)
+    remaining = np.maximum(principal - inst * paid_already, 0)
+    book.unbilled[idx] += remaining
+    book.unbilled_total += int(remaining.sum())
+    book.lent[idx] += remaining
+    book.inst[idx] = inst
+    book.fee_amt[idx] = np.floor(principal * fee_rate).astype(np.int64)
+    book.n_left[idx] = term - paid_already
+    book.plan_type[idx] = lg.ORIGINAL
+    book.plan_no[idx] += 1
+    book.status[idx] = lg.ACTIVE
+    book.reborrow_day[idx] = lg.NONE
+    month = cal.month_of[day]
+    first_due = cal.due_day(np.full(len(idx), month), book.dom[idx])
+    nm = np.where(first_due > day, month, month + 1)
+    book.next_due_month[idx] = nm
+    book.next_due_day[idx] = cal.due_day(nm, book.dom[idx])
+    return remaining
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), day=st.integers(0, 399),
+       aged=st.booleans(), fee_rate=st.sampled_from([0.0, 0.006, 0.0133]))
+def test_the_compiled_open_plan_equals_its_numpy_definition(seed, n, day, aged, fee_rate):
+    """open_plan (numba) against the numpy code it replaced, on a book that already holds
+    plans: every field, every cent, the running unbilled total, the first due dates on
+    either side of today (due days 1..28 around any day of the month)."""
+    rng = np.random.default_rng(seed)
+    (a, cal), (b, _) = book(60), book(60)
+    a.dom[:] = b.dom[:] = rng.integers(1, 29, 60)
+    for bk in (a, b):
+        _ref_open_plan(bk, cal, np.arange(60), 0, np.full(60, 10**6), np.full(60, 6), 0.006)
+    idx = np.sort(rng.choice(60, n, replace=False)).astype(np.int64)
+    principal = rng.integers(1, 10**8, n) * rng.choice([1, 7, 1000], n)
+    term = rng.integers(1, 37, n).astype(np.int32)
+    age = rng.integers(0, 40, n) if aged else None
+    got = lg.open_plan(a, cal, idx, day, principal, term, fee_rate, age=age)
+    want = _ref_open_plan(b, cal, idx, day, principal, term, fee_rate, age=age)
+    assert np.array_equal(got, want) and _same_books(a, b)
