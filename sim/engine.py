@@ -554,6 +554,35 @@ def _plans_ending(e, status, n_left, due, fees, vacant, legal_day, done,
 
 
 @numba.njit(cache=True, nogil=True)
+def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new, late,
+            open_):  # pragma: no cover - compiled
+    """The owing slots ``w`` (DPD ``dpd``) sorted for the day in one pass: charged off
+    today (past ``charge_off_dpd``, held, not in court; positions into ``co``); and of
+    the others past due: every one (positions into ``late``), those with no episode yet
+    (slots into ``new``), and those the strategy works (``open_`` by position: held, not
+    at an agency, not in court). Returns the three counts."""
+    n_co = n_new = n_late = 0
+    for j in range(w.shape[0]):
+        i = w[j]
+        held = not vacant[i]
+        court = legal_day[i] != NONE
+        if dpd[j] > charge_off_dpd and held and not court:
+            co[n_co] = j
+            n_co += 1
+            open_[j] = False
+            continue
+        past = dpd[j] >= 1
+        if past:
+            late[n_late] = j
+            n_late += 1
+            if ep[i] < 0 and held:
+                new[n_new] = i
+                n_new += 1
+        open_[j] = past and held and agency_until[i] == NONE and not court
+    return n_co, n_new, n_late
+
+
+@numba.njit(cache=True, nogil=True)
 def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, agency_until,
                       willingness, idx, p, base, ls, stim, will,
                       agency):  # pragma: no cover - compiled
@@ -848,16 +877,22 @@ class Run:
         self._owing.replace(w)  # DPD is zero outside the owing set
         if interest:
             self.daily["interest"][d] += interest
-        co_m = (dpd_w > sc.product.charge_off_dpd) & (self.legal_day[w] == NONE) & ~self.vacant[w]
-        co = w[co_m]
-        if len(co):
+        k = len(w)
+        co, new, late = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.int64)
+        open_ = np.empty(k, bool)
+        n_co, n_new, n_late = _triage(w, dpd_w, sc.product.charge_off_dpd, self.legal_day,
+                                      self.vacant, self.ep, self.agency_until, co, new, late,
+                                      open_)
+        if n_co:
+            co_pos = co[:n_co]
+            co = w[co_pos]
             amt = lg.charge_off(bk, co)
             self.daily["charged_off"][d] += amt.sum()
             self.daily["charged_off_accounts"][d] += len(co)
             self._leave(d, co, EXIT_CHARGED_OFF, amt)
-            dpd_w[co_m] = 0
-        self._episodes(d, w, dpd_w)
-        self._strategy(d, w, dpd_w, soon, billed)
+            dpd_w[co_pos] = 0
+        self._episodes(d, new[:n_new], w[late[:n_late]])
+        self._strategy(d, w, dpd_w, soon, billed, open_)
 
     def _refill(self, d: int) -> None:
         """Vacated slots take the next joiner; idle cardholders take their next plan."""
@@ -1178,27 +1213,28 @@ class Run:
         self.legal_day[idx] = NONE
         self.daily["exits"][d] += len(idx)
 
-    def _episodes(self, d: int, w: np.ndarray, dpd_w: np.ndarray) -> None:
-        """New delinquency episodes among the owing slots ``w`` (DPD ``dpd_w``)."""
+    def _episodes(self, d: int, new: np.ndarray, late: np.ndarray) -> None:
+        """New delinquency episodes on slots ``new``; ``late``: every slot past due today."""
         h = self.sc.horizon
-        new = w[(dpd_w >= 1) & (self.ep[w] < 0) & ~self.vacant[w]]
+        in_window = h.warmup_days <= d < h.warmup_days + h.window_days
         if len(new):
             ids = self.eps.add(new, self.book.person[new], d, self.book.overdue(new),
                                self.hardship(new))
             self.ep[new] = ids
             self.agency_done[new] = False
-            if h.warmup_days <= d < h.warmup_days + h.window_days:
+            if in_window:
                 self.daily["entries"][d] += len(new)
-        if h.warmup_days <= d < h.warmup_days + h.window_days:
-            self.delinquent_in_window[self.book.person[w[dpd_w >= 1]]] = True
+        if in_window:
+            self.delinquent_in_window[self.book.person[late]] = True
 
     # ------------------------------------------------------------------ strategy
 
     def _strategy(self, d: int, w: np.ndarray, dpd_w: np.ndarray, soon: np.ndarray,
-                  billed: np.ndarray) -> None:
+                  billed: np.ndarray, open_: np.ndarray) -> None:
         """The day's actions. ``w``: the owing slots (every delinquent one), with DPD
-        ``dpd_w``; ``soon``: the slots whose next due date was today or on a pre-due
-        reminder day at billing (a bill moves it 28+ days out)."""
+        ``dpd_w``; ``open_``: which of them the rules work (past due, held, not at an
+        agency or in court); ``soon``: the slots whose next due date was today or on a
+        pre-due reminder day at billing (a bill moves it 28+ days out)."""
         bk = self.book
         self.rule_today[:] = -1
         holiday = d in self.cal.holidays
@@ -1232,10 +1268,7 @@ class Run:
                     reminders.add(key)
             if not st.rules:
                 continue
-            m = ((dpd_w >= 1) & ~self.vacant[w] & (self.agency_until[w] == NONE)
-                 & (self.legal_day[w] == NONE))
-            if multi:
-                m &= self.arm[w] == arm
+            m = open_ & (self.arm[w] == arm) if multi else open_
             idx = w[m]
             if not len(idx):
                 continue

@@ -214,6 +214,34 @@ def test_the_compiled_reach_filter_equals_the_numpy_masks(seed, n, needs):
 
 
 @settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), co_dpd=st.integers(0, 200))
+def test_the_compiled_triage_equals_the_numpy_masks(seed, n, co_dpd):
+    """_triage against the numpy masks it replaced in Run.start_of_day, _episodes and
+    _strategy: the charge-offs, then (with their DPD zeroed, as the old code did) the
+    slots past due, the new episodes and the slots the rules work."""
+    from sim.engine import NONE, _triage
+
+    rng = np.random.default_rng(seed)
+    slots = 100
+    w = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    dpd = rng.choice([0, 1, 2, co_dpd, co_dpd + 1, 400], n).astype(np.int32)
+    legal_day = np.where(rng.random(slots) < 0.2, 9, NONE).astype(np.int32)
+    agency_until = np.where(rng.random(slots) < 0.2, 30, NONE).astype(np.int32)
+    vacant, ep = rng.random(slots) < 0.2, np.where(rng.random(slots) < 0.5, 3, -1)
+    co_m = (dpd > co_dpd) & (legal_day[w] == NONE) & ~vacant[w]
+    after = np.where(co_m, 0, dpd)
+    co, new, late = (np.empty(n, np.int64) for _ in range(3))
+    open_ = np.empty(n, bool)
+    n_co, n_new, n_late = _triage(w, dpd, co_dpd, legal_day, vacant, ep, agency_until, co, new,
+                                  late, open_)
+    assert np.array_equal(co[:n_co], np.flatnonzero(co_m))
+    assert np.array_equal(w[late[:n_late]], w[after >= 1])
+    assert np.array_equal(new[:n_new], w[(after >= 1) & (ep[w] < 0) & ~vacant[w]])
+    assert np.array_equal(open_, (after >= 1) & ~vacant[w] & (agency_until[w] == NONE)
+                          & (legal_day[w] == NONE))
+
+
+@settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60))
 def test_the_compiled_ending_scan_equals_the_numpy_masks(seed, n):
     """_plans_ending against the numpy masks it replaced in Run._billing: the plans paid
