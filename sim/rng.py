@@ -91,6 +91,7 @@ def _rows_kernel(idx: np.ndarray, draw: np.ndarray, bases: np.ndarray, offs: np.
 
 
 _NO_DRAW = np.zeros(0, dtype=np.uint64)
+_NO_OFFS = np.zeros((0, 0), dtype=np.uint64)  # no per-account offsets: the kernel reads no row
 
 
 def _as_u64(idx: np.ndarray) -> np.ndarray:
@@ -135,25 +136,25 @@ class Streams:
         u = _as_u64(idx)
         n, k = len(u), len(rows)
         # scalar parts folded into one base per row, in Python ints mod 2**64 (numpy warns
-        # on scalar overflow); all terms are added mod 2**64, so the grouping is free
+        # on scalar overflow); all terms are added mod 2**64, so the grouping is free.
+        # This runs a few times per batch of calls: it keeps its numpy calls few.
         if isinstance(draw, np.ndarray) and draw.ndim:
             d0, draws = 0, np.ascontiguousarray(draw, dtype=np.uint64)
         else:
             d0, draws = int(draw), _NO_DRAW
-        bases = np.empty(k, dtype=np.uint64)
-        offs = None
+        keys, bases, offs = self._ikeys, [], _NO_OFFS
         for r, (name, day, off) in enumerate(rows):
-            base = self._ikeys[name] ^ (int(day) * _DAY_I & _MASK)
+            base = keys[name] ^ (int(day) * _DAY_I & _MASK)
             if isinstance(off, np.ndarray) and off.ndim:
-                if offs is None:
+                if offs is _NO_OFFS:
                     offs = np.zeros((k, n), dtype=np.uint64)
                 offs[r] = off
-                bases[r] = (base + d0 * _DRAW_I) & _MASK
+                bases.append((base + d0 * _DRAW_I) & _MASK)
             else:
-                bases[r] = (base + (d0 + int(off)) * _DRAW_I) & _MASK
+                bases.append((base + (d0 + int(off)) * _DRAW_I) & _MASK)
         out = np.empty((k, n), dtype=np.float64)
-        _rows_kernel(np.ascontiguousarray(u), draws, bases,
-                     offs if offs is not None else np.zeros((k, 0), np.uint64), out)
+        _rows_kernel(u if u.flags.c_contiguous else np.ascontiguousarray(u), draws,
+                     np.array(bases, dtype=np.uint64), offs, out)
         return out
 
     def reference_uniform_rows(self, rows: list[tuple[str, int, int | np.ndarray]],
