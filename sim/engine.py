@@ -10,7 +10,6 @@ short-lived processes, call tasks go to the teams' queues. A recorder closes eac
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from .compliance import KIND_CODES, PROFILES, RULES, Gate
 from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Strategy, check_pair
 from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
 from .rng import Streams
-from .strategy import Observed, compile_rules, match, rule_start_dpd, tone_factor
+from .strategy import Observed, compile_actions, compile_rules, match, tone_factor
 
 NONE, ACTIVE = lg.NONE, lg.ACTIVE
 AGENT, THIRD = KIND_CODES["agent_call"], KIND_CODES["third_party_call"]
@@ -41,7 +40,6 @@ EXIT_NONE, EXIT_CHARGED_OFF, EXIT_SETTLED, EXIT_ATTRITION, EXIT_LEGAL = range(5)
 # how an episode cured
 CURE_NONE, CURE_SELF, CURE_CONTACT, CURE_PLAN = range(4)
 REMINDER, CONV, ESCALATION, PAYMENT = range(4)
-PRIORITY_CODES = {"dpd": 0, "balance": 1, "risk": 2, "expected_recovery": 3}
 HARDSHIP = CAUSE_CODES["hardship"]
 TERMS = CAUSE_CODES["terms"]
 
@@ -86,16 +84,6 @@ class Episodes:
         self.overdue[ids], self.hardship[ids] = overdue, hardship
         self.n += k
         return ids
-
-
-@functools.lru_cache(maxsize=256)
-def _on_days(days: tuple[int, ...]) -> np.ndarray:
-    """A look-up table: True at the given DPDs, False elsewhere up to one past the largest
-    (index any larger DPD there): np.isin's cost on a small array, once."""
-    lut = np.zeros(max(days) + 2, bool)
-    lut[list(days)] = True
-    lut.flags.writeable = False  # shared by every caller
-    return lut
 
 
 def merge_sorted(a: np.ndarray, *more: np.ndarray) -> np.ndarray:
@@ -554,6 +542,75 @@ def _plans_ending(e, status, n_left, due, fees, vacant, legal_day, done,
 
 
 @numba.njit(cache=True, nogil=True)
+def _rule_actions(idx, rule, dpd, bucket, gone, first, channel, call, ivr, every, start, lut,
+                  lut_at, lut_len, no_contact, priority, attempts, key, rule_tone, avoid, day,
+                  last_conv, promise_day, desk_of_bucket, due, fees, risk, rpc_hist,
+                  attempts_hist, m_key, m_slot, m_tone, c_desk, c_slot, c_chan, c_prio,
+                  c_att):  # pragma: no cover - compiled
+    """The day's rule actions for the slots ``idx`` (ascending) under their rule ``rule``
+    (-1: none; ``gone``: placed at an agency or filed today, no actions), in the order the
+    numpy code made them: rule by rule, action by action, slot by slot. Requests (``m_*``:
+    key, slot, tone) and call tasks (``c_*``: desk, slot, channel, priority, attempts).
+    The ActionTable's arrays describe the actions; ``avoid``: a holiday the strategy
+    keeps calls (agent and automated) off. Returns (requests, tasks)."""
+    n_rules = first.shape[0] - 1
+    at = np.zeros(n_rules + 1, np.int64)  # positions by rule, ascending: a counting sort
+    for j in range(idx.shape[0]):
+        if rule[j] >= 0 and not gone[j]:
+            at[rule[j] + 1] += 1
+    for i in range(n_rules):
+        at[i + 1] += at[i]
+    pos, fill = np.empty(at[n_rules], np.int64), at[:n_rules].copy()
+    for j in range(idx.shape[0]):
+        if rule[j] >= 0 and not gone[j]:
+            pos[fill[rule[j]]] = j
+            fill[rule[j]] += 1
+    nm = nc = 0
+    for i in range(n_rules):
+        for a in range(first[i], first[i + 1]):
+            if avoid and (call[a] or ivr[a]):
+                continue
+            for t in range(at[i], at[i + 1]):
+                j = pos[t]
+                s, r = idx[j], dpd[j]
+                if lut_len[a] > 0:
+                    if not lut[lut_at[a] + min(r, lut_len[a] - 1)]:
+                        continue
+                elif (r - start[a]) % every[a] != 0:
+                    continue
+                if no_contact[a] > 0:
+                    lc = last_conv[s]
+                    if lc != NONE and day - lc < no_contact[a]:
+                        continue
+                if not call[a]:
+                    m_key[nm], m_slot[nm], m_tone[nm] = key[a], s, rule_tone[i]
+                    nm += 1
+                    continue
+                if promise_day[s] >= day:  # a promise holds: no calls
+                    continue
+                k = desk_of_bucket[bucket[j]]
+                if k < 0:
+                    continue
+                how = priority[a]
+                if how == 0:
+                    pr = np.float64(r)
+                else:
+                    over = np.float64(due[s] + fees[s])
+                    if how == 1:
+                        pr = over
+                    elif how == 2:
+                        pr = np.float64(risk[s])
+                    else:  # expected recovery per minute, as Run._priority computes it
+                        p_rpc = (rpc_hist[s] + 1.0) / (attempts_hist[s] + 3.0)
+                        minutes = 0.6 + p_rpc * 6.0
+                        pr = over * (1.0 - np.float64(risk[s])) * p_rpc / minutes
+                c_desk[nc], c_slot[nc], c_chan[nc] = k, s, channel[a]
+                c_prio[nc], c_att[nc] = pr, attempts[a]
+                nc += 1
+    return nm, nc
+
+
+@numba.njit(cache=True, nogil=True)
 def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new, late,
             open_):  # pragma: no cover - compiled
     """The owing slots ``w`` (DPD ``dpd``) sorted for the day in one pass: charged off
@@ -738,6 +795,8 @@ class Run:
         self._pre_due_offsets = np.zeros(self._pre_due_ahead + 1, bool)  # due in k days?
         self._pre_due_offsets[[0, *self._pre_due_days]] = True
         self._rules = [compile_rules(s) for s in self.strategies]
+        self._actions = [compile_actions(s, self.cat.code, self.cat.kind, (AGENT, THIRD), IVR)
+                         for s in self.strategies]
         self._seg_traits = {}
         for name in ("cause", "willingness", "oversight", "strategic"):
             a, seg = getattr(self.people, name), self.people.segment
@@ -1281,55 +1340,24 @@ class Run:
                                                             d - last_conv))
             rule = match(st, obs, self._rules[arm])
             self.rule_today[idx] = rule
+            # agency placements and filings first: the slots they take get no actions
+            gone = np.zeros(len(idx), bool)
             for i, r in enumerate(st.rules):
-                sel = rule == i
-                if not sel.any():
+                if r.place_agency_at_dpd is None and r.legal_at_dpd is None:
                     continue
-                ri, rd, rb = idx[sel], obs.dpd[sel], obs.bucket[sel]  # slots, DPD, bucket
+                pos = np.flatnonzero(rule == i)
                 if r.place_agency_at_dpd is not None:
-                    go = (rd >= r.place_agency_at_dpd) & ~self.agency_done[ri]
-                    self._place_agency(d, ri[go])
-                    keep = ~go
-                    ri, rd, rb = ri[keep], rd[keep], rb[keep]
+                    go = pos[(obs.dpd[pos] >= r.place_agency_at_dpd)
+                             & ~self.agency_done[idx[pos]]]
+                    self._place_agency(d, idx[go])
+                    gone[go] = True
+                    pos = pos[~gone[pos]]
                 if r.legal_at_dpd is not None:
-                    go = (rd >= r.legal_at_dpd) & (bk.balance(ri) >= round(r.legal_min_balance * 100))
-                    self._file_legal(d, ri[go])
-                    keep = ~go
-                    ri, rd, rb = ri[keep], rd[keep], rb[keep]
-                start = rule_start_dpd(r)
-                for a in r.actions:
-                    c = self.cat.code(a.channel)
-                    if a.on_dpd:
-                        due = _on_days(tuple(a.on_dpd))[np.minimum(rd, max(a.on_dpd) + 1)]
-                    else:
-                        due = (rd - start) % a.every_days == 0
-                    if a.if_no_contact_days:
-                        lc = self.gate.last_conversation[ri]
-                        due &= (lc == NONE) | (d - lc >= a.if_no_contact_days)
-                    ai = ri[due]
-                    if not len(ai):
-                        continue
-                    kind = self.cat.kind[c]
-                    if kind in (AGENT, THIRD):
-                        if avoid:
-                            continue
-                        hold = self.promise_day[ai] < d  # promise hold: no calls
-                        ai, ad = ai[hold], rd[due][hold]  # ad: their DPD
-                        tasks_for = self.desk_of_bucket[rb[due][hold]]
-                        prio = self._priority(a.priority, ai, ad)
-                        for k in range(len(self.desks)):
-                            sel_k = tasks_for == k
-                            if sel_k.any():
-                                tasks[k].append(np.stack([
-                                    ai[sel_k].astype(np.float64), np.full(sel_k.sum(), c, float),
-                                    prio[sel_k], np.full(sel_k.sum(), a.attempts_per_day, float)]))
-                    else:
-                        if avoid and kind == IVR:
-                            continue
-                        key = (a.hour, c)
-                        requests.setdefault(key, []).append(ai)
-                        tones.setdefault(key, []).append(
-                            np.full(len(ai), self.tones[arm][i]))
+                    go = pos[(obs.dpd[pos] >= r.legal_at_dpd)
+                             & (bk.balance(idx[pos]) >= round(r.legal_min_balance * 100))]
+                    self._file_legal(d, idx[go])
+                    gone[go] = True
+            self._rule_actions(d, arm, idx, rule, obs, gone, avoid, requests, tones, tasks)
 
         exp = self.sc.collectors.task_expiry_days
         for k, desk in enumerate(self.desks):
@@ -1357,19 +1385,38 @@ class Run:
                 tone = np.concatenate(tones[key])[first]
             self.env.process(self.dispatch(self.env, d, hour, c, idx, tone, key in reminders))
 
-    def _priority(self, how: str, idx: np.ndarray, dpd: np.ndarray) -> np.ndarray:
-        if how == "dpd":
-            return dpd.astype(np.float64)
-        over = self.book.overdue(idx).astype(np.float64)
-        if how == "balance":
-            return over
-        risk = self.risk[idx].astype(np.float64)
-        if how == "risk":
-            return risk
-        # expected recovery per minute: what a bank can estimate from its own history
-        p_rpc = (self.rpc_hist[idx] + 1.0) / (self.attempts_hist[idx] + 3.0)
-        minutes = 0.6 + p_rpc * 6.0
-        return over * (1.0 - risk) * p_rpc / minutes
+    def _rule_actions(self, d: int, arm: int, idx: np.ndarray, rule: np.ndarray,
+                      obs: Observed, gone: np.ndarray, avoid: bool, requests: dict,
+                      tones: dict, tasks: list[list[np.ndarray]]) -> None:
+        """The actions of the rules the slots ``idx`` are under (``_rule_actions``), added
+        to the day's requests by (hour, channel) and to the desks' task lists."""
+        at = self._actions[arm]
+        bound = int(np.diff(at.first)[rule[(rule >= 0) & ~gone]].sum())  # actions at most
+        m_key, m_slot, m_tone = np.empty(bound, np.int64), np.empty(bound, np.int64), np.empty(bound)
+        c_desk, c_slot = np.empty(bound, np.int16), np.empty(bound, np.int64)
+        c_chan, c_prio, c_att = np.empty(bound, np.int16), np.empty(bound), np.empty(bound, np.int16)
+        bk = self.book
+        nm, nc = _rule_actions(
+            idx, rule, obs.dpd, obs.bucket, gone, at.first, at.channel, at.call, at.ivr,
+            at.every, at.start, at.lut, at.lut_at, at.lut_len, at.no_contact, at.priority,
+            at.attempts, at.key, self.tones[arm], avoid, d, self.gate.last_conversation,
+            self.promise_day, self.desk_of_bucket, bk.due, bk.fees, self.risk, self.rpc_hist,
+            self.attempts_hist, m_key, m_slot, m_tone, c_desk, c_slot, c_chan, c_prio, c_att)
+        if nm:
+            m_key, m_slot, m_tone = m_key[:nm], m_slot[:nm], m_tone[:nm]
+            for kid in np.unique(m_key):
+                sel = m_key == kid
+                k = at.keys[kid]
+                requests.setdefault(k, []).append(m_slot[sel])
+                tones.setdefault(k, []).append(m_tone[sel])
+        if nc:
+            c_desk = c_desk[:nc]
+            for k in range(len(self.desks)):
+                sel = c_desk == k
+                if sel.any():
+                    tasks[k].append(np.stack([
+                        c_slot[:nc][sel].astype(np.float64), c_chan[:nc][sel].astype(np.float64),
+                        c_prio[:nc][sel], c_att[:nc][sel].astype(np.float64)]))
 
     def _place_agency(self, d: int, idx: np.ndarray) -> None:
         if not len(idx):

@@ -86,6 +86,74 @@ def match(strategy: Strategy, obs: Observed, rules: list[_Cond] | None = None) -
     return out
 
 
+PRIORITY_CODES = {"dpd": 0, "balance": 1, "risk": 2, "expected_recovery": 3}
+
+
+@dataclass(frozen=True)
+class ActionTable:
+    """A strategy's rule actions as flat arrays (action ``a`` of rule ``i`` is one of
+    ``first[i]..first[i+1]-1``), for the compiled pass that picks a day's actions.
+
+    An action is due on the DPDs of its look-up table (``on_dpd``: ``lut[lut_at[a] +
+    min(dpd, lut_len[a] - 1)]``) or, with ``lut_len[a] == 0``, every ``every[a]`` days
+    from ``start[a]`` (its rule's first DPD). A call (``call``) goes to a desk's queue
+    with a priority (``priority``: a code of PRIORITY_CODES) and ``attempts``; anything
+    else is a request at an hour, ``key[a]``: its position in ``keys`` (hour, channel)."""
+
+    first: np.ndarray
+    channel: np.ndarray
+    call: np.ndarray
+    ivr: np.ndarray
+    every: np.ndarray
+    start: np.ndarray
+    lut: np.ndarray
+    lut_at: np.ndarray
+    lut_len: np.ndarray
+    no_contact: np.ndarray
+    priority: np.ndarray
+    attempts: np.ndarray
+    key: np.ndarray
+    keys: list[tuple[float, int]]
+
+
+def compile_actions(strategy: Strategy, code, kind: np.ndarray, call_kinds: tuple[int, ...],
+                    ivr_kind: int) -> ActionTable:
+    """``strategy``'s rule actions as an ActionTable; ``code``: channel name -> code,
+    ``kind``: compliance kind by channel code."""
+    first, cols, luts, keys = [0], {k: [] for k in (
+        "channel", "call", "ivr", "every", "start", "lut_at", "lut_len", "no_contact",
+        "priority", "attempts", "key")}, [], []
+    at = 0
+    for r in strategy.rules:
+        start = rule_start_dpd(r)
+        for a in r.actions:
+            c = code(a.channel)
+            call = int(kind[c]) in call_kinds
+            lut = np.zeros(0, bool)
+            if a.on_dpd:
+                lut = np.zeros(max(a.on_dpd) + 2, bool)
+                lut[list(a.on_dpd)] = True
+            if not call and (a.hour, c) not in keys:
+                keys.append((a.hour, c))
+            row = {"channel": c, "call": call, "ivr": int(kind[c]) == ivr_kind,
+                   "every": a.every_days, "start": start, "lut_at": at, "lut_len": len(lut),
+                   "no_contact": a.if_no_contact_days, "priority": PRIORITY_CODES[a.priority],
+                   "attempts": a.attempts_per_day,
+                   "key": -1 if call else keys.index((a.hour, c))}
+            for k, v in row.items():
+                cols[k].append(v)
+            luts.append(lut)
+            at += len(lut)
+        first.append(len(cols["channel"]))
+    dtypes = {"channel": np.int16, "call": bool, "ivr": bool, "every": np.int64,
+              "start": np.int64, "lut_at": np.int64, "lut_len": np.int64,
+              "no_contact": np.int64, "priority": np.int8, "attempts": np.int16,
+              "key": np.int64}
+    arrays = {k: np.array(v, dtype=dtypes[k]) for k, v in cols.items()}
+    lut_all = np.concatenate(luts) if luts else np.zeros(0, bool)
+    return ActionTable(first=np.array(first, np.int64), lut=lut_all, keys=keys, **arrays)
+
+
 def tone_factor(strategy: Strategy) -> np.ndarray:
     """Complaint multiplier per rule index (last entry: no rule / pre-due)."""
     return np.array([TONES[r.tone] for r in strategy.rules] + [TONES["gentle"]])

@@ -3,12 +3,15 @@ same misfortunes under every strategy."""
 
 from __future__ import annotations
 
+import functools
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.config import load_strategy
+from sim.config import load_scenario, load_strategy
 from sim.engine import Agenda, Run, Simulation, _due_within, dom_runs, due_day_runs, run, run_arms
 from tests.conftest import small
 
@@ -455,3 +458,121 @@ def test_the_compiled_message_pass_equals_the_numpy_steps(seed, n, ivr, reach, m
     assert np.array_equal(sums[gi], week)
     assert np.array_equal(out[:n_out], out_w)
     assert np.array_equal(np.flatnonzero(optout), np.sort(idx[out_w]))
+
+
+_EVERY_FEATURE = {
+    "name": "every_action_feature", "avoid_holidays": True, "rules": [
+        {"buckets": ["M1"], "tone": "gentle", "actions": [
+            {"channel": "call", "attempts_per_day": 2, "priority": "expected_recovery"},
+            {"channel": "sms", "every_days": 2, "hour": 11},
+            {"channel": "ivr", "on_dpd": [3, 5, 40], "hour": 9},
+            {"channel": "sms", "every_days": 3, "hour": 11}]},  # the same request as above
+        {"buckets": ["M2", "M3"], "dpd": [31, 90], "actions": [
+            {"channel": "call", "priority": "balance", "if_no_contact_days": 5},
+            {"channel": "email", "on_dpd": [31, 45, 200]},
+            {"channel": "emergency_contact", "every_days": 7, "if_no_contact_days": 14,
+             "priority": "risk"}]},
+        {"buckets": ["M2", "M3", "M4", "M5", "M6"], "tone": "firm", "actions": [
+            {"channel": "letter", "every_days": 15},
+            {"channel": "call", "attempts_per_day": 3}]}]}
+
+
+@functools.lru_cache(maxsize=8)
+def _run_for(strategy: str):
+    from sim.config import validate_strategy
+
+    st_ = (validate_strategy(_EVERY_FEATURE) if strategy == "every_action_feature"
+           else load_strategy(strategy))
+    return Run(load_scenario("baseline", ["population.accounts=300"]), st_, 5)
+
+
+def _ref_rule_actions(run, d, arm, idx, rule, dpd, bucket, gone, avoid):
+    """The numpy loop Run._strategy ran over rules and actions before it was compiled."""
+    from sim.engine import AGENT, IVR, NONE, THIRD
+    from sim.strategy import rule_start_dpd
+
+    requests, tones, tasks = {}, {}, [[] for _ in run.desks]
+    for i, r in enumerate(run.strategies[arm].rules):
+        sel = (rule == i) & ~gone
+        if not sel.any():
+            continue
+        ri, rd, rb = idx[sel], dpd[sel], bucket[sel]
+        start = rule_start_dpd(r)
+        for a in r.actions:
+            c = run.cat.code(a.channel)
+            if a.on_dpd:
+                lut = np.zeros(max(a.on_dpd) + 2, bool)
+                lut[a.on_dpd] = True
+                due = lut[np.minimum(rd, max(a.on_dpd) + 1)]
+            else:
+                due = (rd - start) % a.every_days == 0
+            if a.if_no_contact_days:
+                lc = run.gate.last_conversation[ri]
+                due &= (lc == NONE) | (d - lc >= a.if_no_contact_days)
+            ai = ri[due]
+            if not len(ai):
+                continue
+            kind = run.cat.kind[c]
+            if kind in (AGENT, THIRD):
+                if avoid:
+                    continue
+                hold = run.promise_day[ai] < d
+                ai, ad = ai[hold], rd[due][hold]
+                tasks_for = run.desk_of_bucket[rb[due][hold]]
+                over = run.book.overdue(ai).astype(np.float64)
+                risk = run.risk[ai].astype(np.float64)
+                p_rpc = (run.rpc_hist[ai] + 1.0) / (run.attempts_hist[ai] + 3.0)
+                prio = {"dpd": ad.astype(np.float64), "balance": over, "risk": risk,
+                        "expected_recovery": over * (1.0 - risk) * p_rpc / (0.6 + p_rpc * 6.0),
+                        }[a.priority]
+                for k in range(len(run.desks)):
+                    sk = tasks_for == k
+                    if sk.any():
+                        tasks[k].append(np.stack([ai[sk].astype(np.float64),
+                                                  np.full(sk.sum(), c, float), prio[sk],
+                                                  np.full(sk.sum(), a.attempts_per_day, float)]))
+            else:
+                if avoid and kind == IVR:
+                    continue
+                requests.setdefault((a.hour, c), []).append(ai)
+                tones.setdefault((a.hour, c), []).append(np.full(len(ai), run.tones[arm][i]))
+    return requests, tones, tasks
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300), avoid=st.booleans(),
+       strategy=st.sampled_from(["every_action_feature", "seed_playbook", "risk_based",
+                                 "digital_first", "call_heavy", "hardship_first"]))
+def test_the_compiled_rule_actions_equal_the_numpy_loop(seed, n, avoid, strategy):
+    """Run._rule_actions (numba) against the numpy loop it replaced: the same requests by
+    (hour, channel) in the same order with the same tones, and the same call tasks per
+    desk in the same order with the same priorities bit for bit, on random state (DPDs,
+    rules, slots taken by placements, last conversations, promises, balances, scores)."""
+    from sim import ledger as lg
+    from sim.engine import NONE
+
+    run, rng, d = _run_for(strategy), np.random.default_rng(seed), int(seed % 500) + 20
+    run.gate.last_conversation[:] = np.where(rng.random(300) < 0.5, NONE,
+                                             d - rng.integers(0, 30, 300))
+    run.promise_day[:] = np.where(rng.random(300) < 0.7, NONE, d + rng.integers(-3, 4, 300))
+    run.book.due[:] = rng.integers(0, 10**6, 300)
+    run.book.fees[:] = rng.integers(0, 10**4, 300)
+    run.risk[:] = rng.random(300).astype(np.float32)
+    run.rpc_hist[:], run.attempts_hist[:] = rng.integers(0, 5, 300), rng.integers(0, 20, 300)
+    idx = np.sort(rng.choice(300, n, replace=False)).astype(np.int64)
+    dpd = rng.integers(1, 220, n).astype(np.int32)
+    rule = rng.integers(-1, len(run.strategies[0].rules), n).astype(np.int16)
+    gone = rng.random(n) < 0.1
+    obs = SimpleNamespace(dpd=dpd, bucket=lg.bucket_of(dpd))
+    requests, tones, tasks = {}, {}, [[] for _ in run.desks]
+    run._rule_actions(d, 0, idx, rule, obs, gone, avoid, requests, tones, tasks)
+    ref = _ref_rule_actions(run, d, 0, idx, rule, dpd, obs.bucket, gone, avoid)
+    assert sorted(requests) == sorted(ref[0])
+    for key in requests:
+        assert np.array_equal(np.concatenate(requests[key]), np.concatenate(ref[0][key]))
+        assert np.array_equal(np.concatenate(tones[key]), np.concatenate(ref[1][key]))
+    for got, want in zip(tasks, ref[2], strict=True):
+        assert bool(got) == bool(want)
+        if got:
+            a, b = np.concatenate(got, axis=1), np.concatenate(want, axis=1)
+            assert np.array_equal(a.view(np.uint64), b.view(np.uint64))
