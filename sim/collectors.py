@@ -102,10 +102,8 @@ class Desk:
         self.not_before = np.zeros(len(acct))
         self.age = age[order]
         # most accounts have one task; only those with more need the per-batch dedup
-        # (typed ones: np.add.at with a Python scalar takes a slow path)
-        np.add.at(self.scratch, self.acct, np.ones(len(self.acct), self.scratch.dtype))
-        self.multi = self.scratch[self.acct] > 1
-        self.scratch[self.acct] = 0
+        self.multi = np.empty(len(self.acct), dtype=bool)
+        _shared(self.acct, self.scratch, self.multi)
 
     def end_of_day(self) -> None:
         self.backlog = int(np.count_nonzero(self.made == 0))
@@ -222,6 +220,18 @@ def _take(run: Run, crew: _Crew, a: float) -> bool:
 
 
 _NONE_TRIED = np.zeros(0, bool)
+
+
+@numba.njit(cache=True, nogil=True)
+def _shared(acct, scratch, out):  # pragma: no cover - compiled
+    """out[j]: account acct[j] has another task in the list (``scratch``: per account,
+    all zero, and left so)."""
+    for j in range(acct.shape[0]):
+        scratch[acct[j]] += 1
+    for j in range(acct.shape[0]):
+        out[j] = scratch[acct[j]] > 1
+    for j in range(acct.shape[0]):
+        scratch[acct[j]] = 0
 
 
 @numba.njit(cache=True, nogil=True)

@@ -168,13 +168,22 @@ def bucket_of(dpd: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- flows
 
 
+def per_slot(x: np.ndarray | int, n: int) -> np.ndarray:
+    """``x`` (one number, or one per slot) as ``n`` contiguous int64s; an array that is
+    that already is passed through (numpy's broadcasting costs more than the flows it
+    feeds on the few slots of a typical call)."""
+    a = np.asarray(x)
+    if a.shape == (n,) and a.dtype == np.int64 and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(np.broadcast_to(a, (n,)), np.int64)
+
+
 def open_plan(book: Book, cal: Calendar, idx: np.ndarray, day: int, principal: np.ndarray,
               term: np.ndarray, fee_rate: float, age: np.ndarray | None = None) -> np.ndarray:
     """A new instalment plan on each of the distinct slots ``idx``; ``age`` instalments
     already paid (the starting book). Returns the principal lent per slot (cents)."""
     idx = np.asarray(idx, np.int64)
-    term = np.broadcast_to(np.asarray(term, dtype=np.int64), idx.shape)
-    principal = np.broadcast_to(np.asarray(principal, dtype=np.int64), idx.shape)
+    term, principal = per_slot(term, len(idx)), per_slot(principal, len(idx))
     age = np.zeros(0, np.int64) if age is None else np.asarray(age, np.int64)
     remaining = np.empty(len(idx), np.int64)
     book.unbilled_total += _open_kernel(
@@ -266,7 +275,7 @@ def mark_missed(book: Book, cal: Calendar, idx: np.ndarray, cycle_amount: np.nda
     Returns the late fee per slot (cents)."""
     fee = np.empty(len(idx), np.int64)
     _missed_kernel(np.asarray(idx, np.int64),
-                   np.ascontiguousarray(np.broadcast_to(cycle_amount, (len(idx),)), np.int64),
+                   per_slot(cycle_amount, len(idx)),
                    float(late_rate), int(late_fixed_cents), book.fees, book.fee_flow,
                    book.oldest_month, book.oldest_day, book.last_due_month, book.dom,
                    cal.month_first, cal._off, fee)
@@ -379,7 +388,7 @@ def pay(book: Book, cal: Calendar, idx: np.ndarray, amount: np.ndarray) -> np.nd
     applied (cents)."""
     out = np.empty(len(idx), np.int64)
     _pay_kernel(np.asarray(idx, np.int64),
-                np.ascontiguousarray(np.broadcast_to(amount, (len(idx),)), np.int64),
+                per_slot(amount, len(idx)),
                 book.due, book.fees, book.paid, book.inst, book.fee_amt, book.last_due_month,
                 book.oldest_month, book.oldest_day, book.dom, cal.month_first, cal._off, out)
     return out

@@ -191,3 +191,18 @@ def test_enqueue_equals_the_sort_based_code(seed, n_old, n_new):
     assert np.array_equal(desk.left, attempts[keep][order])
     assert np.array_equal(desk.age, age[keep][order])
     assert desk.expired == expired
+
+
+@settings(max_examples=100, deadline=None)
+@given(acct=st.lists(st.integers(0, 30), max_size=80))
+def test_the_shared_account_flags_equal_the_numpy_count(acct):
+    """Desk.enqueue's flag "the account has another task in the queue" (compiled) against
+    the np.add.at count it replaced; the per-account scratch is left all zero."""
+    from sim.collectors import _shared
+
+    a = np.array(acct, np.int64)
+    count = np.zeros(31, np.int32)
+    np.add.at(count, a, 1)
+    scratch, out = np.zeros(31, np.int32), np.empty(len(a), bool)
+    _shared(a, scratch, out)
+    assert np.array_equal(out, count[a] > 1) and not scratch.any()
