@@ -173,8 +173,8 @@ def per_slot(x: np.ndarray | int, n: int) -> np.ndarray:
     that already is passed through (numpy's broadcasting costs more than the flows it
     feeds on the few slots of a typical call)."""
     a = np.asarray(x)
-    if a.shape == (n,) and a.dtype == np.int64 and a.flags.c_contiguous:
-        return a
+    if a.shape == (n,):
+        return a if a.dtype == np.int64 and a.flags.c_contiguous else a.astype(np.int64)
     return np.ascontiguousarray(np.broadcast_to(a, (n,)), np.int64)
 
 
