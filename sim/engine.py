@@ -542,8 +542,8 @@ def _plans_ending(e, status, n_left, due, fees, vacant, legal_day, done,
 
 
 @numba.njit(cache=True, nogil=True)
-def _rule_actions(idx, rule, dpd, bucket, gone, first, channel, call, ivr, every, start, lut,
-                  lut_at, lut_len, no_contact, priority, attempts, key, rule_tone, avoid, day,
+def _actions_kernel(idx, rule, dpd, bucket, gone, first, channel, call, ivr, every, start,
+                   lut, lut_at, lut_len, no_contact, priority, attempts, key, rule_tone, avoid, day,
                   last_conv, promise_day, desk_of_bucket, due, fees, risk, rpc_hist,
                   attempts_hist, m_key, m_slot, m_tone, c_desk, c_slot, c_chan, c_prio,
                   c_att):  # pragma: no cover - compiled
@@ -600,7 +600,7 @@ def _rule_actions(idx, rule, dpd, bucket, gone, first, channel, call, ivr, every
                         pr = over
                     elif how == 2:
                         pr = np.float64(risk[s])
-                    else:  # expected recovery per minute, as Run._priority computes it
+                    else:  # expected recovery per minute: what a bank can estimate
                         p_rpc = (rpc_hist[s] + 1.0) / (attempts_hist[s] + 3.0)
                         minutes = 0.6 + p_rpc * 6.0
                         pr = over * (1.0 - np.float64(risk[s])) * p_rpc / minutes
@@ -1388,7 +1388,7 @@ class Run:
     def _rule_actions(self, d: int, arm: int, idx: np.ndarray, rule: np.ndarray,
                       obs: Observed, gone: np.ndarray, avoid: bool, requests: dict,
                       tones: dict, tasks: list[list[np.ndarray]]) -> None:
-        """The actions of the rules the slots ``idx`` are under (``_rule_actions``), added
+        """The actions of the rules the slots ``idx`` are under (``_actions_kernel``), added
         to the day's requests by (hour, channel) and to the desks' task lists."""
         at = self._actions[arm]
         bound = int(np.diff(at.first)[rule[(rule >= 0) & ~gone]].sum())  # actions at most
@@ -1396,7 +1396,7 @@ class Run:
         c_desk, c_slot = np.empty(bound, np.int16), np.empty(bound, np.int64)
         c_chan, c_prio, c_att = np.empty(bound, np.int16), np.empty(bound), np.empty(bound, np.int16)
         bk = self.book
-        nm, nc = _rule_actions(
+        nm, nc = _actions_kernel(
             idx, rule, obs.dpd, obs.bucket, gone, at.first, at.channel, at.call, at.ivr,
             at.every, at.start, at.lut, at.lut_at, at.lut_len, at.no_contact, at.priority,
             at.attempts, at.key, self.tones[arm], avoid, d, self.gate.last_conversation,

@@ -7,6 +7,7 @@ the cause once a conversation has revealed it, broken promises, contact history.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,8 +117,8 @@ class ActionTable:
     keys: list[tuple[float, int]]
 
 
-def compile_actions(strategy: Strategy, code, kind: np.ndarray, call_kinds: tuple[int, ...],
-                    ivr_kind: int) -> ActionTable:
+def compile_actions(strategy: Strategy, code: Callable[[str], int], kind: np.ndarray,
+                    call_kinds: tuple[int, ...], ivr_kind: int) -> ActionTable:
     """``strategy``'s rule actions as an ActionTable; ``code``: channel name -> code,
     ``kind``: compliance kind by channel code."""
     first, cols, luts, keys = [0], {k: [] for k in (
