@@ -543,10 +543,10 @@ def _plans_ending(e, status, n_left, due, fees, vacant, legal_day, done,
 
 @numba.njit(cache=True, nogil=True)
 def _actions_kernel(idx, rule, dpd, bucket, gone, first, channel, call, ivr, every, start,
-                   lut, lut_at, lut_len, no_contact, priority, attempts, key, rule_tone, avoid, day,
-                  last_conv, promise_day, desk_of_bucket, due, fees, risk, rpc_hist,
-                  attempts_hist, m_key, m_slot, m_tone, c_desk, c_slot, c_chan, c_prio,
-                  c_att):  # pragma: no cover - compiled
+                   lut, lut_at, lut_len, no_contact, priority, attempts, key, rule_tone, avoid,
+                   day, last_conv, promise_day, desk_of_bucket, due, fees, risk, rpc_hist,
+                   attempts_hist, m_key, m_slot, m_tone, c_desk, c_slot, c_chan, c_prio,
+                   c_att):  # pragma: no cover - compiled
     """The day's rule actions for the slots ``idx`` (ascending) under their rule ``rule``
     (-1: none; ``gone``: placed at an agency or filed today, no actions), in the order the
     numpy code made them: rule by rule, action by action, slot by slot. Requests (``m_*``:
@@ -780,6 +780,7 @@ class Run:
         # slots vacated today (refilled tomorrow morning) and idle slots that are not vacant,
         # kept as they change: counting them over the whole book was a pass a day
         self._vacated: list[np.ndarray] = []
+        self._vacated_merged = np.zeros(0, np.int64)  # the list's last merge (_vacated_slots)
         self._n_idle = 0
         self._placed = SlotSet()  # at an agency
         self._filed = SlotSet()  # in legal proceedings
@@ -957,7 +958,7 @@ class Run:
         """Vacated slots take the next joiner; idle cardholders take their next plan."""
         bk = self.book
         # every slot vacated yesterday (and only those: all are refilled each morning)
-        v = np.unique(np.concatenate(self._vacated)) if self._vacated else np.zeros(0, np.int64)
+        v = self._vacated_slots()
         self._vacated = []
         if len(v):
             if self.next_joiner + len(v) > self.people.size:
@@ -1272,6 +1273,17 @@ class Run:
         self.legal_day[idx] = NONE
         self.daily["exits"][d] += len(idx)
 
+    def _vacated_slots(self) -> np.ndarray:
+        """The slots vacated since this morning's refill, each once (kept merged, so the
+        recorder's count and the next refill share one sort)."""
+        if not self._vacated:
+            return np.zeros(0, np.int64)
+        if len(self._vacated) == 1 and self._vacated[0] is self._vacated_merged:
+            return self._vacated_merged
+        v = self._vacated_merged = np.unique(np.concatenate(self._vacated))
+        self._vacated = [v]
+        return v
+
     def _episodes(self, d: int, new: np.ndarray, late: np.ndarray) -> None:
         """New delinquency episodes on slots ``new``; ``late``: every slot past due today."""
         h = self.sc.horizon
@@ -1300,7 +1312,8 @@ class Run:
         requests: dict[tuple[float, int], list[np.ndarray]] = {}
         tones: dict[tuple[float, int], list[np.ndarray]] = {}
         reminders: set[tuple[float, int]] = set()
-        tasks: list[list[np.ndarray]] = [[] for _ in self.desks]
+        # per desk: (accounts, channels, priorities, attempts) of call tasks, as asked for
+        tasks: list[list[tuple[np.ndarray, ...]]] = [[] for _ in self.desks]
         multi = len(self.strategies) > 1
         near = merge_sorted(soon, billed) if self._pre_due_ahead >= 28 else soon
 
@@ -1362,14 +1375,13 @@ class Run:
         exp = self.sc.collectors.task_expiry_days
         for k, desk in enumerate(self.desks):
             if tasks[k]:
-                t = np.concatenate(tasks[k], axis=1)
-                acct, chan = t[0].astype(np.int64), t[1].astype(np.int16)
+                acct, chan, prio, att = (np.concatenate(col) for col in zip(*tasks[k], strict=True))
                 key = acct * 1024 + chan
                 # one task per (account, channel): the most attempts asked for wins
-                order = np.lexsort((-t[3], key))
+                order = np.lexsort((-att, key))
                 _, first = np.unique(key[order], return_index=True)
                 keep = order[first]
-                desk.enqueue(acct[keep], chan[keep], t[2][keep], t[3][keep].astype(np.int16), exp)
+                desk.enqueue(acct[keep], chan[keep], prio[keep], att[keep], exp)
                 desk.any_third = bool((self.cat.kind[desk.channel] == THIRD).any())
             else:
                 desk.enqueue(np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0),
@@ -1387,7 +1399,7 @@ class Run:
 
     def _rule_actions(self, d: int, arm: int, idx: np.ndarray, rule: np.ndarray,
                       obs: Observed, gone: np.ndarray, avoid: bool, requests: dict,
-                      tones: dict, tasks: list[list[np.ndarray]]) -> None:
+                      tones: dict, tasks: list[list[tuple[np.ndarray, ...]]]) -> None:
         """The actions of the rules the slots ``idx`` are under (``_actions_kernel``), added
         to the day's requests by (hour, channel) and to the desks' task lists."""
         at = self._actions[arm]
@@ -1414,9 +1426,8 @@ class Run:
             for k in range(len(self.desks)):
                 sel = c_desk == k
                 if sel.any():
-                    tasks[k].append(np.stack([
-                        c_slot[:nc][sel].astype(np.float64), c_chan[:nc][sel].astype(np.float64),
-                        c_prio[:nc][sel], c_att[:nc][sel].astype(np.float64)]))
+                    tasks[k].append((c_slot[:nc][sel], c_chan[:nc][sel], c_prio[:nc][sel],
+                                     c_att[:nc][sel]))
 
     def _place_agency(self, d: int, idx: np.ndarray) -> None:
         if not len(idx):
@@ -1780,7 +1791,7 @@ class Run:
         w = self._owing.members()
         counts, money, owed = lg.bucket_mix(bk, w, d, self.vacant)
         # vacant now: the slots vacated today (all others were refilled this morning)
-        n_vacant = len(np.unique(np.concatenate(self._vacated))) if self._vacated else 0
+        n_vacant = len(self._vacated_slots())
         n_idle = self._n_idle
         counts[0] = self.n - n_vacant - n_idle - counts[1:].sum()
         # a slot that is not active owes nothing (a plan ends paid, a closed slot is zeroed);

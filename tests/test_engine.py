@@ -574,5 +574,10 @@ def test_the_compiled_rule_actions_equal_the_numpy_loop(seed, n, avoid, strategy
     for got, want in zip(tasks, ref[2], strict=True):
         assert bool(got) == bool(want)
         if got:
-            a, b = np.concatenate(got, axis=1), np.concatenate(want, axis=1)
-            assert np.array_equal(a.view(np.uint64), b.view(np.uint64))
+            # the old loop stacked the columns as floats, which _strategy cast back
+            b = np.concatenate(want, axis=1)
+            cols = [np.concatenate(c) for c in zip(*got, strict=True)]
+            for col, row, dtype in zip(cols, b, (np.int64, np.int16, np.float64, np.int16),
+                                       strict=True):
+                assert col.dtype == dtype and np.array_equal(col, row.astype(dtype))
+            assert np.array_equal(cols[2].view(np.uint64), b[2].view(np.uint64))
