@@ -8,6 +8,8 @@ behind the same mistake.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numba
 import numpy as np
 
@@ -137,3 +139,54 @@ class Auditor:
         conv = (kind == AGENT_CALL) & (outcome == OUTCOME_CONVERSATION)
         self.last_conversation[person[conv]] = day
         self.last_reached[person[conv]] = day
+
+
+class AuditThread:
+    """An :class:`Auditor` working on a helper thread of its own, a day behind the engine.
+
+    The auditor keeps its own state and reads only what it is handed, so its days can run
+    beside the engine's next day on the machine's second core (its numpy and compiled
+    work releases the GIL). Its calls run one at a time in the order they are made, so the
+    counts are the same as inline, whatever the timing. The engine calls :meth:`wait`
+    before it reuses the columns of a day it handed over; reading :attr:`total` or
+    :attr:`violations` waits for every call made so far (and raises what one raised).
+    """
+
+    def __init__(self, auditor: Auditor):
+        self.auditor = auditor
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
+
+    def _submit(self, fn, *args) -> None:
+        if self._pool is None:  # started on first use: a run without contacts needs none
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="collectsim-audit")
+        self._pending.append(self._pool.submit(fn, *args))
+
+    def optouts(self, day: int, hour: float, persons: np.ndarray) -> None:
+        self._submit(self.auditor.optouts, day, hour, persons)
+
+    def day(self, day: int, log: dict[str, np.ndarray]) -> None:
+        self._submit(self.auditor.day, day, log)
+
+    def wait(self) -> None:
+        """Every call made so far is done."""
+        pending, self._pending = self._pending, []
+        for f in pending:
+            f.result()
+
+    def close(self) -> None:
+        """Wait, and let the helper thread go (a later call starts another)."""
+        self.wait()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    @property
+    def total(self) -> int:
+        self.wait()
+        return self.auditor.total
+
+    @property
+    def violations(self) -> dict[str, int]:
+        self.wait()
+        return self.auditor.violations

@@ -21,7 +21,7 @@ from scipy.special import expit, ndtri
 
 from . import behaviour as bh
 from . import ledger as lg
-from .audit import LOG_COLUMNS, Auditor
+from .audit import LOG_COLUMNS, Auditor, AuditThread
 from .channels import Catalogue
 from .collectors import Desk, floor_process
 from .compliance import KIND_CODES, PROFILES, RULES, Gate
@@ -109,7 +109,10 @@ class ContactLog:
 
     def __init__(self, cap: int = 4096) -> None:
         self.n = 0
-        self.cols = {k: np.zeros(cap, dt) for k, dt in self.DTYPES.items()}
+        # two sets of columns, swapped by flush: the day flushed last stays readable (by
+        # the auditor's thread) while the next day is written into the other set
+        self._sets = [{k: np.zeros(cap, dt) for k, dt in self.DTYPES.items()} for _ in range(2)]
+        self.cols = self._sets[0]
 
     def append(self, day: int, hour, slot: np.ndarray, person: np.ndarray, channel, kind,
                outcome: np.ndarray) -> None:
@@ -131,8 +134,11 @@ class ContactLog:
         self.n = n + k  # "disclosed" stays False: nothing ever tells a third party the debt
 
     def flush(self) -> dict[str, np.ndarray]:
-        """The day's rows (views, valid until the next append) and an empty log."""
+        """The day's rows and an empty log. The rows are views, valid until the flush
+        after next: the next day is written into the other set of columns."""
         out = {name: a[: self.n] for name, a in self.cols.items()}
+        k = 1 if self.cols is self._sets[0] else 0
+        self.cols = self._sets[k]
         self.n = 0
         return out
 
@@ -689,9 +695,10 @@ class Run:
         self.gate = Gate(n, law, scenario.compliance.daily_call_cap,
                          scenario.compliance.third_party_per_week,
                          self.cal.holidays if scenario.compliance.block_calls_on_holidays else set())
-        self.auditor = Auditor(self.people.size, law, scenario.compliance.daily_call_cap,
-                               scenario.compliance.third_party_per_week, self.cal.holidays,
-                               scenario.compliance.block_calls_on_holidays)
+        self.auditor = AuditThread(Auditor(
+            self.people.size, law, scenario.compliance.daily_call_cap,
+            scenario.compliance.third_party_per_week, self.cal.holidays,
+            scenario.compliance.block_calls_on_holidays))
         self.macro = macro_curve(scenario.economy, self.days + 1)
         b = scenario.behaviour
         self.decay = np.array([np.exp(-1.0 / b.decay_days[k]) for k in
@@ -1770,6 +1777,8 @@ class Run:
 
     def end_of_day(self, d: int) -> None:
         bk = self.book
+        # the auditor (on its own thread) is done with the columns the flush hands back
+        self.auditor.wait()
         log = self._flush_log()
         self.auditor.day(d, log)
         if self.record_contacts and len(log["day"]):
@@ -1919,6 +1928,7 @@ class Simulation:
 
         if not self.done:
             self.env.run(until=self.days)
+        self.run.auditor.close()
         return build_result(self.run, wall_seconds=time.perf_counter() - self._t0, seed=self.seed)
 
 
