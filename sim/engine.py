@@ -27,6 +27,7 @@ from .collectors import Desk, floor_process
 from .compliance import KIND_CODES, PROFILES, RULES, Gate
 from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Strategy, check_pair
 from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
+from .prefetch import AHEAD, prefetch, prefetch_2d
 from .rng import Streams
 from .strategy import Observed, compile_actions, compile_rules, match, tone_factor
 
@@ -399,8 +400,16 @@ def _book_calls(idx, chan, minutes, outcome, ends, rates, skills, agent, cost_ce
     the third parties reached into ``conv``, ``conv_skill`` and ``tp``; returns how many
     of each."""
     every = agent.shape[0] == 0
-    t, n_conv, n_tp = 0, 0, 0
-    for j in range(idx.shape[0]):
+    t, n_conv, n_tp, m, half = 0, 0, 0, idx.shape[0], AHEAD // 2
+    for j in range(m):
+        if j + AHEAD < m:
+            k = idx[j + AHEAD]
+            prefetch(ep_of, k)
+            prefetch(attempts_hist, k)
+        if j + half < m:
+            e = ep_of[idx[j + half]]
+            if e >= 0:
+                prefetch(ep_cost, e)
         while j >= ends[t]:
             t += 1
         i, c = idx[j], chan[j]
@@ -497,8 +506,26 @@ def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, ivr, reach, contactability
     opt-out (draw ``u[2]``; positions into ``out_pos``). Returns (reached, opted out).
     The operations of Run.deliver's numpy steps, in the same order per slot."""
     tab = cause_tab.shape[0] > 0
-    n_got, n_out = 0, 0
-    for j in range(idx.shape[0]):
+    n_got, n_out, m, half = 0, 0, idx.shape[0], AHEAD // 2
+    for j in range(m):
+        if j + AHEAD < m:
+            k, q = idx[j + AHEAD], p[j + AHEAD]
+            prefetch(ep_of, k)
+            prefetch(stim_row, k)
+            prefetch(recent_sum, k)
+            prefetch(recent_flat, k * 7 + col)
+            prefetch(segment, q)
+            prefetch(shock_active, q)
+            prefetch(propensity, q)
+            if ivr:
+                prefetch(contactability, q)
+            if not tab:
+                prefetch(cause_of, q)
+        if j + half < m:
+            e = ep_of[idx[j + half]]
+            if e >= 0:
+                prefetch(ep_cost, e)
+                prefetch(ep_contacts, e)
         i, q = idx[j], p[j]
         e = ep_of[i]
         ep[j] = e
@@ -576,7 +603,22 @@ def _actions_kernel(idx, rule, dpd, bucket, gone, first, channel, call, ivr, eve
         for a in range(first[i], first[i + 1]):
             if avoid and (call[a] or ivr[a]):
                 continue
+            how = priority[a]
             for t in range(at[i], at[i + 1]):
+                if t + AHEAD < at[i + 1]:  # what this action reads of a slot further on
+                    k = idx[pos[t + AHEAD]]
+                    if no_contact[a] > 0:
+                        prefetch(last_conv, k)
+                    if call[a]:
+                        prefetch(promise_day, k)
+                        if how != 0:
+                            prefetch(due, k)
+                            prefetch(fees, k)
+                        if how >= 2:
+                            prefetch(risk, k)
+                        if how == 3:
+                            prefetch(rpc_hist, k)
+                            prefetch(attempts_hist, k)
                 j = pos[t]
                 s, r = idx[j], dpd[j]
                 if lut_len[a] > 0:
@@ -597,7 +639,6 @@ def _actions_kernel(idx, rule, dpd, bucket, gone, first, channel, call, ivr, eve
                 k = desk_of_bucket[bucket[j]]
                 if k < 0:
                     continue
-                how = priority[a]
                 if how == 0:
                     pr = np.float64(r)
                 else:
@@ -625,7 +666,14 @@ def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new
     (slots into ``new``), and those the strategy works (``open_`` by position: held, not
     at an agency, not in court). Returns the three counts."""
     n_co = n_new = n_late = 0
-    for j in range(w.shape[0]):
+    m = w.shape[0]
+    for j in range(m):
+        if j + AHEAD < m:
+            k = w[j + AHEAD]
+            prefetch(vacant, k)
+            prefetch(legal_day, k)
+            prefetch(ep, k)
+            prefetch(agency_until, k)
         i = w[j]
         held = not vacant[i]
         court = legal_day[i] != NONE
@@ -654,8 +702,21 @@ def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, age
     ability and shock log-sum (of the person), the stimulus summed over the four classes
     in class order (float32, as numpy sums the rows), willingness, at an agency.
     Returns how many; the outputs are filled up to there."""
-    n = 0
-    for j in range(w.shape[0]):
+    n, m, half = 0, w.shape[0], AHEAD // 2
+    for j in range(m):
+        if j + AHEAD < m:
+            k = w[j + AHEAD]
+            prefetch(due, k)
+            prefetch(paid_today, k)
+            prefetch(person, k)
+            prefetch(agency_until, k)
+            for r in range(4):
+                prefetch_2d(stim_all, r, k)
+        if j + half < m:
+            k = person[w[j + half]]
+            prefetch(ability, k)
+            prefetch(logsum, k)
+            prefetch(willingness, k)
         i = w[j]
         if due[i] <= 0 or paid_today[i]:
             continue

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from .prefetch import AHEAD, prefetch
+
 NONE = -(10**6)  # "no such day/month"
 
 # slot status
@@ -323,8 +325,14 @@ def age_owing(book: Book, owing: np.ndarray, day: int,
 @numba.njit(cache=True, nogil=True)
 def _age_owing_kernel(owing, day, rate, due, fees, interest_flow, oldest_day, kept,
                       dpd):  # pragma: no cover - compiled
-    n, total = 0, 0
-    for j in range(owing.shape[0]):
+    n, total, m = 0, 0, owing.shape[0]
+    for j in range(m):
+        if j + AHEAD < m:
+            k = owing[j + AHEAD]
+            prefetch(due, k)
+            prefetch(fees, k)
+            prefetch(oldest_day, k)
+            prefetch(interest_flow, k)
         i = owing[j]
         od = oldest_day[i]
         if due[i] <= 0 and fees[i] <= 0 and od == NONE:
@@ -355,9 +363,17 @@ def bucket_mix(book: Book, owing: np.ndarray, day: int,
 @numba.njit(cache=True, nogil=True)
 def _bucket_mix_kernel(owing, day, oldest_day, status, vacant, unbilled, due, fees, lut, counts,
                        money):  # pragma: no cover - compiled
-    owed = 0
+    owed, m = 0, owing.shape[0]
     top = lut.shape[0] - 1
-    for j in range(owing.shape[0]):
+    for j in range(m):
+        if j + AHEAD < m:
+            k = owing[j + AHEAD]
+            prefetch(due, k)
+            prefetch(fees, k)
+            prefetch(oldest_day, k)
+            prefetch(vacant, k)
+            prefetch(status, k)
+            prefetch(unbilled, k)
         i = owing[j]
         owed += due[i] + fees[i]
         od = oldest_day[i]
