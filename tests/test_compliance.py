@@ -139,7 +139,8 @@ def test_the_auditor_on_its_thread_counts_what_it_counts_inline(seed, profile):
     in between. The counts equal those of the same calls made inline."""
     rng = np.random.default_rng(seed)
     args = (40, PROFILES[profile], 3, 1, {3}, True)
-    inline, threaded = Auditor(*args), AuditThread(Auditor(*args))
+    inline = Auditor(*args)
+    threaded = AuditThread(Auditor(*args), thread_from=int(rng.integers(0, 40)))
     today = ContactLog(cap=8)  # small: the columns grow by doubling on the way
     kinds = np.array([MESSAGE, AUTOMATED_CALL, AGENT_CALL, THIRD_PARTY], np.int8)
     for d in range(12):
@@ -172,7 +173,7 @@ def test_a_flushed_day_survives_the_next_days_writes_and_errors_reach_the_caller
     assert first["slot"].tolist() == [0, 1, 2] and (first["hour"] == 10.0).all()
     assert first["day"].tolist() == [0, 0, 0] and (first["channel"] == 1).all()
     assert log_.flush()["slot"].tolist() == list(range(50, 59))  # grown on the way
-    broken = AuditThread(Auditor(5, PROFILES["cn_2022"], 3, 1, set(), False))
+    broken = AuditThread(Auditor(5, PROFILES["cn_2022"], 3, 1, set(), False), thread_from=0)
     broken.day(0, {"day": np.zeros(1, np.int32)})  # no hours: the auditor's KeyError
     with pytest.raises(KeyError):
         _ = broken.total
