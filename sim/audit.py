@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from .compliance import Law
+from .cores import helpers_on
 
 # channel kinds as they appear in the log
 MESSAGE, AUTOMATED_CALL, AGENT_CALL, LETTER, THIRD_PARTY = 0, 1, 2, 3, 4
@@ -184,7 +185,8 @@ class AuditThread:
         self._call(False, self.auditor.optouts, day, hour, persons)
 
     def day(self, day: int, log: dict[str, np.ndarray]) -> None:
-        self._call(len(log["day"]) >= self.thread_from, self.auditor.day, day, log)
+        self._call(len(log["day"]) >= self.thread_from and helpers_on(), self.auditor.day,
+                   day, log)
 
     def wait(self) -> None:
         """Every call made so far is done."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .prefetch import AHEAD, prefetch, prefetch_2d
+
 # Channel kinds, as integer codes in arrays and logs.
 KIND_CODES = {"message": 0, "automated_call": 1, "agent_call": 2, "letter": 3,
               "third_party_call": 4}
@@ -198,7 +200,12 @@ def _calls_allowed(acct, day, col, calls, daily_cap, weekly_cap, cooloff_days, l
     daily cap today (column ``col``), under the weekly cap over the seven columns
     (``weekly_cap`` < 0: none), no conversation in the last ``cooloff_days`` (0: no
     cool-off). Into ``ok``, for distinct accounts ``acct``."""
-    for j in range(acct.shape[0]):
+    m = acct.shape[0]
+    for j in range(m):
+        if j + AHEAD < m:
+            prefetch_2d(calls, acct[j + AHEAD], 0)
+            if cooloff_days > 0:
+                prefetch(last_conversation, acct[j + AHEAD])
         i = acct[j]
         allowed = calls[i, col] < daily_cap
         if allowed and weekly_cap >= 0:
@@ -222,7 +229,17 @@ def _record_calls(acct, day, col, flat, total, conversation, rpc, last_conversat
     day of the conversation and of the right-party contact where the masks say so
     (empty: none)."""
     has_total, has_conv, has_rpc = total.shape[0] > 0, conversation.shape[0] > 0, rpc.shape[0] > 0
-    for j in range(acct.shape[0]):
+    m = acct.shape[0]
+    for j in range(m):
+        if j + AHEAD < m:
+            k = acct[j + AHEAD]
+            prefetch(flat, k * 7 + col)
+            if has_total:
+                prefetch(total, k)
+            if has_conv:
+                prefetch(last_conversation, k)
+            if has_rpc:
+                prefetch(last_rpc_day, k)
         i = acct[j]
         flat[i * 7 + col] += 1
         if has_total:

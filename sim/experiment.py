@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from .config import Scenario, Strategy
+from .cores import use_helpers
 from .engine import run
 from .errors import ConfigError
 from .results import ExperimentResult, RunResult
@@ -338,7 +339,9 @@ def open_executor(workers: int | None = None, scheduler: str | None = None,
     if n <= 1:
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+    # one worker per core: each run keeps to its own core (no helper threads, sim.cores)
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=use_helpers, initargs=(n < available_cores(),))
     try:
         yield pool
     finally:

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.special import betaincinv, expit, logit, ndtri
 
 from .config import Economy, Population, Product, Scenario
+from .cores import helpers_on
 from .rng import Streams
 
 CAUSE_CODES = {"unknown": 0, "oversight": 1, "hardship": 2, "terms": 3, "unwilling": 4,
@@ -75,10 +76,14 @@ def generate(scenario: Scenario, streams: Streams) -> People:
     # The shocks are counter-based draws, independent of the population's generator: they
     # are drawn on a helper thread meanwhile (the hash and numpy release the GIL), so the
     # same bits in about two thirds of the time at a million accounts.
-    with ThreadPoolExecutor(1, thread_name_prefix="collectsim-shocks") as pool:
-        shocks = pool.submit(_shocks, scenario.economy, n, days, streams)
+    if helpers_on():
+        with ThreadPoolExecutor(1, thread_name_prefix="collectsim-shocks") as pool:
+            shocks = pool.submit(_shocks, scenario.economy, n, days, streams)
+            traits = _traits(pop, n, streams)
+            sp, ss, se, sl = shocks.result()
+    else:
         traits = _traits(pop, n, streams)
-        sp, ss, se, sl = shocks.result()
+        sp, ss, se, sl = _shocks(scenario.economy, n, days, streams)
     return People(**traits, shock_person=sp, shock_start=ss, shock_end=se, shock_loss=sl)
 
 

@@ -61,11 +61,15 @@ def test_reusing_a_seed_sequence_object_gives_the_same_streams():
 @given(idx=st.lists(st.integers(0, 2**62), max_size=50),
        day=st.integers(-10, 10**6), draw=st.integers(0, 2**40),
        offs=st.lists(st.integers(0, 2**40), min_size=1, max_size=4),
-       per_account=st.booleans())
-def test_the_compiled_hash_equals_the_numpy_definition(idx, day, draw, offs, per_account):
+       per_account=st.booleans(), split=st.booleans())
+def test_the_compiled_hash_equals_the_numpy_definition(idx, day, draw, offs, per_account,
+                                                       split):
     """The kernel (numba) against the plain-numpy definition, bit for bit: scalar and
-    per-account draws and offsets, empty inputs, values near 2**64 after the key mix."""
+    per-account draws and offsets, empty inputs, values near 2**64 after the key mix;
+    in one call or as two halves on two threads (as a large call runs)."""
     s = Streams(11)
+    if split:
+        s._halves.split_from = 2
     a = np.array(idx, dtype=np.int64)
     d = (a % 7) * draw if per_account else draw
     rows = [(STREAMS[i % len(STREAMS)], day, (a % 5) * o if per_account and i % 2 else o)
