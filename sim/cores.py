@@ -39,38 +39,17 @@ class Halves:
         self._pool: ThreadPoolExecutor | None = None
 
     def __call__(self, kernel: Callable[..., Any], n: int, *args: Any) -> None:
-        self.parts(kernel, n, *args)
-
-    def parts(self, kernel: Callable[..., Any], n: int, *args: Any) -> list[tuple[int, Any]]:
-        """The same, returning each part's start and result: ``[(0, result)]`` or
-        ``[(0, first), (n // 2, second)]``."""
         if n < self.split_from or not _state["on"]:
-            return [(0, kernel(*args, 0, n))]
+            kernel(*args, 0, n)
+            return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="collectsim-half")
         h = n // 2
         second = self._pool.submit(kernel, *args, h, n)
         try:
-            first = kernel(*args, 0, h)
+            kernel(*args, 0, h)
         finally:
-            last = second.result()
-        return [(0, first), (h, last)]
+            second.result()
 
     def __getstate__(self) -> dict:  # a thread does not travel; the copy starts its own
         return {"split_from": self.split_from, "_pool": None}
-
-
-#: never splits: for callers without a helper of their own
-ONE_PART = Halves(split_from=2**62)
-
-
-def compact(arrays: tuple[Any, ...], parts: list[tuple[int, int]]) -> int:
-    """Outputs that each part compacted from its own start (``parts``: start, count) moved
-    to follow one another from 0, in part order; returns the total count."""
-    n = 0
-    for lo, count in parts:
-        if count and lo != n:
-            for a in arrays:
-                a[n:n + count] = a[lo:lo + count]
-        n += count
-    return n

@@ -26,7 +26,7 @@ from .channels import Catalogue
 from .collectors import Desk, floor_process
 from .compliance import KIND_CODES, PROFILES, RULES, Gate
 from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Strategy, check_pair
-from .cores import Halves, compact
+from .cores import Halves
 from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
 from .prefetch import AHEAD, prefetch, prefetch_2d
 from .rng import Streams
@@ -691,17 +691,16 @@ def _actions_kernel(idx, rule, dpd, bucket, gone, first, channel, call, ivr, eve
 
 
 @numba.njit(cache=True, nogil=True)
-def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new, late, open_,
-            lo, hi):  # pragma: no cover - compiled
+def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new, late,
+            open_):  # pragma: no cover - compiled
     """The owing slots ``w`` (DPD ``dpd``) sorted for the day in one pass: charged off
     today (past ``charge_off_dpd``, held, not in court; positions into ``co``); and of
     the others past due: every one (positions into ``late``), those with no episode yet
     (slots into ``new``), and those the strategy works (``open_`` by position: held, not
-    at an agency, not in court). Over ``w[lo:hi]``, each output compacted from ``lo``;
-    returns the three counts."""
-    n_co = n_new = n_late = lo
-    m = hi
-    for j in range(lo, hi):
+    at an agency, not in court). Returns the three counts."""
+    n_co = n_new = n_late = 0
+    m = w.shape[0]
+    for j in range(m):
         if j + AHEAD < m:
             k = w[j + AHEAD]
             prefetch(vacant, k)
@@ -724,20 +723,20 @@ def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new
                 new[n_new] = i
                 n_new += 1
         open_[j] = past and held and agency_until[i] == NONE and not court
-    return n_co - lo, n_new - lo, n_late - lo
+    return n_co, n_new, n_late
 
 
 @numba.njit(cache=True, nogil=True)
 def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, agency_until,
-                      willingness, idx, p, base, ls, stim, will, agency, lo,
-                      hi):  # pragma: no cover - compiled
+                      willingness, idx, p, base, ls, stim, will,
+                      agency):  # pragma: no cover - compiled
     """The owing slots ``w`` that still have instalments due and paid nothing today, with
     what the repayment hazard reads of them, gathered in one pass: person, baseline
     ability and shock log-sum (of the person), the stimulus summed over the four classes
     in class order (float32, as numpy sums the rows), willingness, at an agency.
-    Over ``w[lo:hi]``; returns how many, the outputs filled from ``lo``."""
-    n, m, half = lo, hi, AHEAD // 2
-    for j in range(lo, hi):
+    Returns how many; the outputs are filled up to there."""
+    n, m, half = 0, w.shape[0], AHEAD // 2
+    for j in range(m):
         if j + AHEAD < m:
             k = w[j + AHEAD]
             prefetch(due, k)
@@ -762,11 +761,10 @@ def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, age
         stim[n] = x + stim_all[3, i]
         agency[n] = agency_until[i] != NONE
         n += 1
-    return n - lo
+    return n
 
 
 DECAY_SPLIT_FROM = 262_144  # accounts from which the daily decay runs as two halves
-OWING_SPLIT_FROM = 8_192  # owing slots from which the owing set's passes run as two halves
 
 
 def _decay(stim: np.ndarray, decay: np.ndarray, lo: int, hi: int) -> None:
@@ -882,9 +880,6 @@ class Run:
         # once take 1.7 ms a day instead of 2.3 (memory-bound: the second core adds
         # bandwidth, not arithmetic)
         self._halves = Halves(DECAY_SPLIT_FROM)
-        # the owing set's daily passes gather from the whole book, a cache miss a read:
-        # two threads keep twice as many misses in flight
-        self._owing_halves = Halves(OWING_SPLIT_FROM)
         self._no_need = np.zeros(0, bool)  # a channel that needs nothing of the customer
         # "no such table / one arm" for the compiled kernels
         self._no_tab8, self._no_tab32 = np.zeros(0, np.int8), np.zeros(0, np.float32)
@@ -1052,18 +1047,16 @@ class Run:
         # billing is the only way into the owing set: merge today's bills, drop the paid up
         self._owing.add(billed)
         w, dpd_w, interest = lg.age_owing(bk, self._owing.members(), d,
-                                          sc.product.penalty_interest_daily, self._owing_halves)
+                                          sc.product.penalty_interest_daily)
         self._owing.replace(w)  # DPD is zero outside the owing set
         if interest:
             self.daily["interest"][d] += interest
         k = len(w)
         co, new, late = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.int64)
         open_ = np.empty(k, bool)
-        parts = self._owing_halves.parts(_triage, k, w, dpd_w, sc.product.charge_off_dpd,
-                                         self.legal_day, self.vacant, self.ep,
-                                         self.agency_until, co, new, late, open_)
-        n_co, n_new, n_late = (compact((out,), [(lo, r[x]) for lo, r in parts])
-                               for x, out in enumerate((co, new, late)))
+        n_co, n_new, n_late = _triage(w, dpd_w, sc.product.charge_off_dpd, self.legal_day,
+                                      self.vacant, self.ep, self.agency_until, co, new, late,
+                                      open_)
         if n_co:
             co_pos = co[:n_co]
             co = w[co_pos]
@@ -1231,10 +1224,9 @@ class Run:
         idx, p = np.empty(k, np.int64), np.empty(k, np.int64)
         base, logsum, stim = (np.empty(k, np.float32) for _ in range(3))
         will, agency = np.empty(k, np.float32), np.empty(k, np.bool_)
-        outs = (idx, p, base, logsum, stim, will, agency)
-        k = compact(outs, self._owing_halves.parts(
-            _repayment_inputs, k, w, bk.due, self._paid_today, bk.person, pp.ability,
-            self.shock_logsum, self.stim, self.agency_until, pp.willingness, *outs))
+        k = _repayment_inputs(w, bk.due, self._paid_today, bk.person, pp.ability,
+                              self.shock_logsum, self.stim, self.agency_until, pp.willingness,
+                              idx, p, base, logsum, stim, will, agency)
         if not k:
             return
         idx, p, stim, agency = idx[:k], p[:k], stim[:k], agency[:k]
@@ -1913,7 +1905,7 @@ class Run:
         # the bucket mix is counted there; the rest of the active book is current. Sums
         # of whole cents are exact in float64, so the order of summation cannot matter.
         w = self._owing.members()
-        counts, money, owed = lg.bucket_mix(bk, w, d, self.vacant, self._owing_halves)
+        counts, money, owed = lg.bucket_mix(bk, w, d, self.vacant)
         # vacant now: the slots vacated today (all others were refilled this morning)
         n_vacant = len(self._vacated_slots())
         n_idle = self._n_idle

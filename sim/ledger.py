@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .cores import ONE_PART, Halves, compact
 from .prefetch import AHEAD, prefetch
 
 NONE = -(10**6)  # "no such day/month"
@@ -309,29 +308,25 @@ def accrue_interest(book: Book, idx: np.ndarray, daily_rate: float) -> np.ndarra
     return i
 
 
-def age_owing(book: Book, owing: np.ndarray, day: int, daily_rate: float,
-              halves: Halves = ONE_PART) -> tuple[np.ndarray, np.ndarray, int]:
+def age_owing(book: Book, owing: np.ndarray, day: int,
+              daily_rate: float) -> tuple[np.ndarray, np.ndarray, int]:
     """The day's pass over the slots that may owe (``owing``, ascending): drop those that
     owe nothing (no due, no fees, no oldest unpaid date), accrue penalty interest on the
     overdue instalments (``accrue_interest``), and give each remaining slot's DPD
     (``dpd_of``). Returns the slots still owing, their DPD and the interest booked
-    (cents), in one compiled pass instead of a dozen gathers of the same slots (two
-    halves at once on a large book: ``halves``)."""
+    (cents), in one compiled pass instead of a dozen gathers of the same slots."""
     owing = np.asarray(owing, np.int64)
     kept, dpd = np.empty(len(owing), np.int64), np.empty(len(owing), np.int32)
-    parts = halves.parts(_age_owing_kernel, len(owing), owing, day, daily_rate, book.due,
-                         book.fees, book.interest_flow, book.oldest_day, kept, dpd)
-    n = compact((kept, dpd), [(lo, r[0]) for lo, r in parts])
-    return kept[:n], dpd[:n], sum(r[1] for _, r in parts)
+    n, interest = _age_owing_kernel(owing, day, daily_rate, book.due, book.fees,
+                                    book.interest_flow, book.oldest_day, kept, dpd)
+    return kept[:n], dpd[:n], interest
 
 
 @numba.njit(cache=True, nogil=True)
-def _age_owing_kernel(owing, day, rate, due, fees, interest_flow, oldest_day, kept, dpd, lo,
-                      hi):  # pragma: no cover - compiled
-    """``age_owing`` over ``owing[lo:hi]``, compacted into ``kept`` and ``dpd`` from
-    ``lo``; returns (count, interest)."""
-    n, total, m = lo, 0, hi
-    for j in range(lo, hi):
+def _age_owing_kernel(owing, day, rate, due, fees, interest_flow, oldest_day, kept,
+                      dpd):  # pragma: no cover - compiled
+    n, total, m = 0, 0, owing.shape[0]
+    for j in range(m):
         if j + AHEAD < m:
             k = owing[j + AHEAD]
             prefetch(due, k)
@@ -350,32 +345,27 @@ def _age_owing_kernel(owing, day, rate, due, fees, interest_flow, oldest_day, ke
         kept[n] = i
         dpd[n] = 0 if od == NONE else max(day - od, 0)
         n += 1
-    return n - lo, total
+    return n, total
 
 
-def bucket_mix(book: Book, owing: np.ndarray, day: int, vacant: np.ndarray,
-               halves: Halves = ONE_PART) -> tuple[np.ndarray, np.ndarray, int]:
+def bucket_mix(book: Book, owing: np.ndarray, day: int,
+               vacant: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Delinquent accounts and balances by bucket M1..M6 (entries 1..6; entry 0 left
     zero) among the active slots of ``owing`` that are not ``vacant`` (every slot past due
-    is in ``owing``), and the due plus fees owed over ``owing``, in cents. Integer sums:
-    the same in any order, so a large book is counted in two halves at once."""
-    owing = np.asarray(owing, np.int64)
-    parts = halves.parts(_bucket_mix_kernel, len(owing), owing, day, book.oldest_day,
-                         book.status, vacant, book.unbilled, book.due, book.fees, _BUCKET_LUT)
-    (owed, counts, money), *rest = (r for _, r in parts)
-    for o, c, m in rest:
-        owed, counts, money = owed + o, counts + c, money + m
+    is in ``owing``), and the due plus fees owed over ``owing``, in cents."""
+    counts, money = np.zeros(7, np.int64), np.zeros(7, np.int64)
+    owed = _bucket_mix_kernel(np.asarray(owing, np.int64), day, book.oldest_day, book.status,
+                              vacant, book.unbilled, book.due, book.fees, _BUCKET_LUT,
+                              counts, money)
     return counts, money, owed
 
 
 @numba.njit(cache=True, nogil=True)
-def _bucket_mix_kernel(owing, day, oldest_day, status, vacant, unbilled, due, fees, lut, lo,
-                       hi):  # pragma: no cover - compiled
-    """``bucket_mix`` over ``owing[lo:hi]``: (owed, counts, money)."""
-    counts, money = np.zeros(7, np.int64), np.zeros(7, np.int64)
-    owed, m = 0, hi
+def _bucket_mix_kernel(owing, day, oldest_day, status, vacant, unbilled, due, fees, lut, counts,
+                       money):  # pragma: no cover - compiled
+    owed, m = 0, owing.shape[0]
     top = lut.shape[0] - 1
-    for j in range(lo, hi):
+    for j in range(m):
         if j + AHEAD < m:
             k = owing[j + AHEAD]
             prefetch(due, k)
@@ -393,7 +383,7 @@ def _bucket_mix_kernel(owing, day, oldest_day, status, vacant, unbilled, due, fe
         if b > 0:
             counts[b] += 1
             money[b] += unbilled[i] + due[i] + fees[i]
-    return owed, counts, money
+    return owed
 
 
 @numba.njit(cache=True, nogil=True)

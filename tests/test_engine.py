@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.config import load_scenario, load_strategy
-from sim.cores import Halves, compact
 from sim.engine import Agenda, Run, Simulation, _due_within, dom_runs, due_day_runs, run, run_arms
 from tests.conftest import small
 
@@ -218,9 +217,8 @@ def test_the_compiled_reach_filter_equals_the_numpy_masks(seed, n, needs):
 
 
 @settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), co_dpd=st.integers(0, 200),
-       split=st.booleans())
-def test_the_compiled_triage_equals_the_numpy_masks(seed, n, co_dpd, split):
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), co_dpd=st.integers(0, 200))
+def test_the_compiled_triage_equals_the_numpy_masks(seed, n, co_dpd):
     """_triage against the numpy masks it replaced in Run.start_of_day, _episodes and
     _strategy: the charge-offs, then (with their DPD zeroed, as the old code did) the
     slots past due, the new episodes and the slots the rules work."""
@@ -237,11 +235,8 @@ def test_the_compiled_triage_equals_the_numpy_masks(seed, n, co_dpd, split):
     after = np.where(co_m, 0, dpd)
     co, new, late = (np.empty(n, np.int64) for _ in range(3))
     open_ = np.empty(n, bool)
-    # in one pass, or as two halves on two threads and compacted (as on a large book)
-    parts = Halves(2 if split else 10**9).parts(_triage, n, w, dpd, co_dpd, legal_day, vacant,
-                                                ep, agency_until, co, new, late, open_)
-    n_co, n_new, n_late = (compact((out,), [(lo, r[x]) for lo, r in parts])
-                           for x, out in enumerate((co, new, late)))
+    n_co, n_new, n_late = _triage(w, dpd, co_dpd, legal_day, vacant, ep, agency_until, co, new,
+                                  late, open_)
     assert np.array_equal(co[:n_co], np.flatnonzero(co_m))
     assert np.array_equal(w[late[:n_late]], w[after >= 1])
     assert np.array_equal(new[:n_new], w[(after >= 1) & (ep[w] < 0) & ~vacant[w]])
@@ -281,8 +276,8 @@ def test_the_compiled_ending_scan_equals_the_numpy_masks(seed, n):
 
 
 @settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), split=st.booleans())
-def test_the_compiled_repayment_inputs_equal_the_numpy_gathers(seed, n, split):
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60))
+def test_the_compiled_repayment_inputs_equal_the_numpy_gathers(seed, n):
     """_repayment_inputs against the numpy code it replaced in Run._repayments: the same
     slots, persons and traits, and the stimulus summed over its four rows bit for bit."""
     from sim.engine import NONE, _repayment_inputs
@@ -301,9 +296,8 @@ def test_the_compiled_repayment_inputs_equal_the_numpy_gathers(seed, n, split):
                                                            for _ in range(4)),
            np.empty(n, np.bool_)]
     idx, p, base, ls, stim, wl, agency = out
-    k = compact(out, Halves(2 if split else 10**9).parts(
-        _repayment_inputs, n, w, due, paid, person, ability, logsum, stim_all, agency_until,
-        will, *out))
+    k = _repayment_inputs(w, due, paid, person, ability, logsum, stim_all, agency_until, will,
+                          idx, p, base, ls, stim, wl, agency)
     assert np.array_equal(idx[:k], want) and np.array_equal(p[:k], person[want])
     q = person[want]
     assert np.array_equal(base[:k], ability[q]) and np.array_equal(ls[:k], logsum[q])

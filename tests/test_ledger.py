@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import ledger as lg
-from sim.cores import Halves
 
 
 def book(n: int = 1) -> tuple[lg.Book, lg.Calendar]:
@@ -200,12 +199,10 @@ def test_compiled_flows_equal_their_numpy_definitions(seed, steps, late, fixed):
 
 
 @settings(max_examples=200, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), day=st.integers(0, 600),
-       split=st.booleans())
-def test_the_compiled_owing_pass_equals_its_numpy_definition(seed, n, day, split):
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), day=st.integers(0, 600))
+def test_the_compiled_owing_pass_equals_its_numpy_definition(seed, n, day):
     """age_owing against the numpy steps it replaced in the engine: keep the slots with
-    due, fees or an oldest unpaid date; accrue_interest on those with due; dpd_of; in one
-    pass or in two halves on two threads (as on a large book)."""
+    due, fees or an oldest unpaid date; accrue_interest on those with due; dpd_of."""
     rng = np.random.default_rng(seed)
     a, cal = book(50)
     a.due[:] = np.where(rng.random(50) < 0.5, rng.integers(1, 10**7, 50), 0)
@@ -213,42 +210,13 @@ def test_the_compiled_owing_pass_equals_its_numpy_definition(seed, n, day, split
     a.oldest_day[:] = np.where(rng.random(50) < 0.5, rng.integers(0, 600, 50), lg.NONE)
     b = copy.deepcopy(a)
     owing = np.sort(rng.choice(50, n, replace=False)).astype(np.int64)
-    kept, dpd, interest = lg.age_owing(a, owing, day, 0.0005, Halves(2 if split else 10**9))
+    kept, dpd, interest = lg.age_owing(a, owing, day, 0.0005)
     want = owing[(b.due[owing] > 0) | (b.fees[owing] > 0) | (b.oldest_day[owing] != lg.NONE)]
     od = want[b.due[want] > 0]
     assert interest == int(lg.accrue_interest(b, od, 0.0005).sum())
     assert np.array_equal(kept, want) and np.array_equal(dpd, b.dpd_of(day, want))
     for name in ("fees", "interest_flow", "due", "oldest_day"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
-
-
-@settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 50), day=st.integers(0, 600),
-       split=st.booleans())
-def test_the_bucket_mix_equals_its_whole_book_definition(seed, n, day, split):
-    """bucket_mix over the owing slots, in one pass or two halves on two threads, against
-    bucket_of and bincount over the same slots (the recorder's invariant check), and the
-    due plus fees owed over them."""
-    rng = np.random.default_rng(seed)
-    a, _ = book(50)
-    a.due[:] = np.where(rng.random(50) < 0.6, rng.integers(1, 10**7, 50), 0)
-    a.fees[:] = np.where(rng.random(50) < 0.3, rng.integers(1, 10**5, 50), 0)
-    a.unbilled[:] = rng.integers(0, 10**7, 50)
-    a.oldest_day[:] = np.where(rng.random(50) < 0.6, rng.integers(0, day + 1, 50), lg.NONE)
-    a.status[:] = rng.choice([lg.ACTIVE, lg.IDLE], 50, p=[0.8, 0.2])
-    vacant = rng.random(50) < 0.1
-    owing = np.sort(rng.choice(50, n, replace=False)).astype(np.int64)
-    counts, money, owed = lg.bucket_mix(a, owing, day, vacant, Halves(2 if split else 10**9))
-    live = owing[(a.status[owing] == lg.ACTIVE) & ~vacant[owing]]
-    bucket = lg.bucket_of(a.dpd_of(day, live))
-    want = np.bincount(bucket, minlength=7)[:7]
-    want[0] = 0
-    assert np.array_equal(counts, want)
-    bal = a.unbilled[live] + a.due[live] + a.fees[live]
-    want_money = np.bincount(bucket, weights=bal, minlength=7)[:7].astype(np.int64)
-    want_money[0] = 0
-    assert np.array_equal(money, want_money)
-    assert owed == int(a.due[owing].sum() + a.fees[owing].sum())
 
 
 def _ref_open_plan(book, cal, idx, day, principal, term, fee_rate, age=None):
