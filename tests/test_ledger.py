@@ -219,6 +219,33 @@ def test_the_compiled_owing_pass_equals_its_numpy_definition(seed, n, day):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
 
 
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 50), day=st.integers(0, 600))
+def test_the_bucket_mix_equals_its_whole_book_definition(seed, n, day):
+    """bucket_mix over the owing slots against bucket_of and bincount over the same slots
+    (the recorder's invariant check), and the due plus fees owed over them."""
+    rng = np.random.default_rng(seed)
+    a, _ = book(50)
+    a.due[:] = np.where(rng.random(50) < 0.6, rng.integers(1, 10**7, 50), 0)
+    a.fees[:] = np.where(rng.random(50) < 0.3, rng.integers(1, 10**5, 50), 0)
+    a.unbilled[:] = rng.integers(0, 10**7, 50)
+    a.oldest_day[:] = np.where(rng.random(50) < 0.6, rng.integers(0, day + 1, 50), lg.NONE)
+    a.status[:] = rng.choice([lg.ACTIVE, lg.IDLE], 50, p=[0.8, 0.2])
+    vacant = rng.random(50) < 0.1
+    owing = np.sort(rng.choice(50, n, replace=False)).astype(np.int64)
+    counts, money, owed = lg.bucket_mix(a, owing, day, vacant)
+    live = owing[(a.status[owing] == lg.ACTIVE) & ~vacant[owing]]
+    bucket = lg.bucket_of(a.dpd_of(day, live))
+    want = np.bincount(bucket, minlength=7)[:7]
+    want[0] = 0
+    assert np.array_equal(counts, want)
+    bal = a.unbilled[live] + a.due[live] + a.fees[live]
+    want_money = np.bincount(bucket, weights=bal, minlength=7)[:7].astype(np.int64)
+    want_money[0] = 0
+    assert np.array_equal(money, want_money)
+    assert owed == int(a.due[owing].sum() + a.fees[owing].sum())
+
+
 def _ref_open_plan(book, cal, idx, day, principal, term, fee_rate, age=None):
     """open_plan as it was written in numpy before it was compiled: the definition."""
     term = np.asarray(term, dtype=np.int64)
