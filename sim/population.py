@@ -149,9 +149,14 @@ def _sigma_for_auc(latent: np.ndarray, noise: np.ndarray, target: float,
     if bad.all() or not bad.any():
         return 0.0
 
+    ones_up = np.arange(1.0, m + 1.0)
+
     def auc(sig: float) -> float:
         score = lat + sig * eps
-        ranks = np.argsort(np.argsort(score, kind="stable"), kind="stable") + 1.0
+        # the rank of each score: the inverse of the sorting permutation (what a second
+        # argsort of it gives, for half the sorting)
+        ranks = np.empty(m)
+        ranks[np.argsort(score, kind="stable")] = ones_up
         nb = bad.sum()
         return float((ranks[bad].sum() - nb * (nb + 1) / 2) / (nb * (m - nb)))
 
