@@ -639,19 +639,19 @@ def _actions_kernel(idx, rule, dpd, bucket, gone, first, channel, call, ivr, eve
             how = priority[a]
             for t in range(at[i], at[i + 1]):
                 if t + AHEAD < at[i + 1]:  # what this action reads of a slot further on
-                    k = idx[pos[t + AHEAD]]
+                    ahead = idx[pos[t + AHEAD]]
                     if no_contact[a] > 0:
-                        prefetch(last_conv, k)
+                        prefetch(last_conv, ahead)
                     if call[a]:
-                        prefetch(promise_day, k)
+                        prefetch(promise_day, ahead)
                         if how != 0:
-                            prefetch(due, k)
-                            prefetch(fees, k)
+                            prefetch(due, ahead)
+                            prefetch(fees, ahead)
                         if how >= 2:
-                            prefetch(risk, k)
+                            prefetch(risk, ahead)
                         if how == 3:
-                            prefetch(rpc_hist, k)
-                            prefetch(attempts_hist, k)
+                            prefetch(rpc_hist, ahead)
+                            prefetch(attempts_hist, ahead)
                 j = pos[t]
                 s, r = idx[j], dpd[j]
                 if lut_len[a] > 0:
