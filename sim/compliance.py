@@ -231,15 +231,13 @@ def _record_calls(acct, day, col, flat, total, conversation, rpc, last_conversat
     has_total, has_conv, has_rpc = total.shape[0] > 0, conversation.shape[0] > 0, rpc.shape[0] > 0
     m = acct.shape[0]
     for j in range(m):
+        # what every call writes; not the conversation days, written for a few (their
+        # prefetches made this pass slower: 0.65 -> 0.88 ms for 30,000 calls of 1M)
         if j + AHEAD < m:
             k = acct[j + AHEAD]
             prefetch(flat, k * 7 + col)
             if has_total:
                 prefetch(total, k)
-            if has_conv:
-                prefetch(last_conversation, k)
-            if has_rpc:
-                prefetch(last_rpc_day, k)
         i = acct[j]
         flat[i * 7 + col] += 1
         if has_total:
