@@ -879,7 +879,7 @@ class Run:
         # the stimulus decay streams the whole book: at a million accounts two halves at
         # once take 1.7 ms a day instead of 2.3 (memory-bound: the second core adds
         # bandwidth, not arithmetic)
-        self._halves = Halves(DECAY_SPLIT_FROM)
+        self._decay_halves = Halves(DECAY_SPLIT_FROM)
         self._no_need = np.zeros(0, bool)  # a channel that needs nothing of the customer
         # "no such table / one arm" for the compiled kernels
         self._no_tab8, self._no_tab32 = np.zeros(0, np.int8), np.zeros(0, np.float32)
@@ -1039,7 +1039,7 @@ class Run:
         if d > 0 and self.cal.month_of[d] != self.cal.month_of[d - 1]:
             self.miss_recent *= 0.7
             self._refresh_risk()
-        self._halves(_decay, self.n, self.stim, self.decay)
+        self._decay_halves(_decay, self.n, self.stim, self.decay)
         self._promises(d)
         self._repayments(d)
         self._agency_and_legal(d)
