@@ -29,7 +29,7 @@ from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Stra
 from .cores import Halves
 from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
 from .prefetch import AHEAD, prefetch, prefetch_2d
-from .rng import Streams
+from .rng import Streams, draw_at
 from .strategy import Observed, compile_actions, compile_rules, match, tone_factor
 
 NONE, ACTIVE = lg.NONE, lg.ACTIVE
@@ -727,14 +727,23 @@ def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new
 
 
 @numba.njit(cache=True, nogil=True)
-def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, agency_until,
-                      willingness, idx, p, base, ls, stim, will,
-                      agency):  # pragma: no cover - compiled
-    """The owing slots ``w`` that still have instalments due and paid nothing today, with
-    what the repayment hazard reads of them, gathered in one pass: person, baseline
-    ability and shock log-sum (of the person), the stimulus summed over the four classes
-    in class order (float32, as numpy sums the rows), willingness, at an agency.
-    Returns how many; the outputs are filled up to there."""
+def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all, agency_until,
+                          willingness, hazard, by_ability, key, idx, p, base, ls, stim, will,
+                          agency, u):  # pragma: no cover - compiled
+    """The owing slots ``w`` that still have instalments due, paid nothing today and may
+    repay today, with what the repayment hazard reads of them, gathered in one pass:
+    person, baseline ability and shock log-sum (of the person), the stimulus summed over
+    the four classes in class order (float32, as numpy sums the rows), willingness, at an
+    agency, and the day's uniform (``key``: the "repay" stream's, draw 0).
+
+    A slot pays when its uniform is below p = 1 - exp(-lam), lam = hazard a^k w (1 + s)
+    (behaviour.repayment_probability), and p <= lam. With a = base exp(logsum) <= base
+    (a shock's log-sum is never positive) and k >= 1 (``by_ability``), a^k <= base, else
+    a^k <= 1; so a uniform at or above hazard x that x w (1 + s), widened by 0.1% for the
+    float32 rounding of p, says "does not pay" exactly as p itself would. Only the others
+    are kept (at an agency, whose stimulus the engine raises, or with a log-sum drifted
+    above zero: always), and for most of the owing set the powers and exponentials of p
+    are never computed. Returns how many; the outputs are filled up to there."""
     n, m, half = 0, w.shape[0], AHEAD // 2
     for j in range(m):
         if j + AHEAD < m:
@@ -754,12 +763,19 @@ def _repayment_inputs(w, due, paid_today, person, ability, logsum, stim_all, age
         if due[i] <= 0 or paid_today[i]:
             continue
         q = person[i]
-        idx[n], p[n] = i, q
-        base[n], ls[n], will[n] = ability[q], logsum[q], willingness[q]
         x = stim_all[0, i] + stim_all[1, i]
         x = x + stim_all[2, i]
-        stim[n] = x + stim_all[3, i]
-        agency[n] = agency_until[i] != NONE
+        x = x + stim_all[3, i]
+        at_agency = agency_until[i] != NONE
+        ui = draw_at(i, key)
+        a = np.float64(ability[q]) if by_ability else 1.0
+        bound = hazard * a * np.float64(willingness[q]) * (1.0 + np.float64(x)) * 1.001
+        if not (ui < bound or at_agency or logsum[q] > 0):
+            continue
+        idx[n], p[n], u[n] = i, q, ui
+        base[n], ls[n], will[n] = ability[q], logsum[q], willingness[q]
+        stim[n] = x
+        agency[n] = at_agency
         n += 1
     return n
 
@@ -836,6 +852,8 @@ class Run:
         self._shock_end_order = np.argsort(self.people.shock_end, kind="stable")
         self._shock_end_sorted = self.people.shock_end[self._shock_end_order]
         self.stim = np.zeros((4, n), np.float32)
+        # the rows of stim written to so far: only they decay (no_action touches one)
+        self._stirred = np.zeros(4, bool)
         self.cause = np.zeros(n, np.int8)
         self.broken = np.zeros(n, np.int16)
         self.promise_day = np.full(n, NONE, np.int32)
@@ -998,6 +1016,7 @@ class Run:
         cls = int(self.cat.response[chan])
         if seg is None:
             seg = self.people.segment[self.book.person[idx] if p is None else p]
+        self._stirred[cls] = True
         row = self.stim[cls]  # a row view: 1-d fancy indexing is cheaper than 2-d
         row[idx] += (self._imp_lut[chan][seg] * scale).astype(np.float32)
 
@@ -1039,7 +1058,12 @@ class Run:
         if d > 0 and self.cal.month_of[d] != self.cal.month_of[d - 1]:
             self.miss_recent *= 0.7
             self._refresh_risk()
-        self._decay_halves(_decay, self.n, self.stim, self.decay)
+        if self._stirred.all():
+            self._decay_halves(_decay, self.n, self.stim, self.decay)
+        else:  # a row never written to is zero: it stays zero
+            for r in np.flatnonzero(self._stirred):
+                row = self.stim[r]
+                row *= self.decay[r]
         self._promises(d)
         self._repayments(d)
         self._agency_and_legal(d)
@@ -1223,10 +1247,13 @@ class Run:
         pp, k = self.people, len(w)
         idx, p = np.empty(k, np.int64), np.empty(k, np.int64)
         base, logsum, stim = (np.empty(k, np.float32) for _ in range(3))
-        will, agency = np.empty(k, np.float32), np.empty(k, np.bool_)
-        k = _repayment_inputs(w, bk.due, self._paid_today, bk.person, pp.ability,
-                              self.shock_logsum, self.stim, self.agency_until, pp.willingness,
-                              idx, p, base, logsum, stim, will, agency)
+        will, agency, u = np.empty(k, np.float32), np.empty(k, np.bool_), np.empty(k)
+        b = self.sc.behaviour
+        k = _repayment_candidates(w, bk.due, self._paid_today, bk.person, pp.ability,
+                                  self.shock_logsum, self.stim, self.agency_until,
+                                  pp.willingness, b.base_hazard, b.ability_exponent >= 1.0,
+                                  self.streams.key("repay", d), idx, p, base, logsum, stim,
+                                  will, agency, u)
         if not k:
             return
         idx, p, stim, agency = idx[:k], p[:k], stim[:k], agency[:k]
@@ -1234,19 +1261,18 @@ class Run:
         if agency.any():
             seg = pp.segment[p[agency]]
             stim[agency] += self.sc.agency.uplift * self.resp[seg, ESCALATION]
-        prob = bh.repayment_probability(self.sc.behaviour.base_hazard, a, will[:k], stim,
-                                        self.sc.behaviour.ability_exponent)
-        pays = self.streams.uniform("repay", d, idx, 0) < prob
+        prob = bh.repayment_probability(b.base_hazard, a, will[:k], stim, b.ability_exponent)
+        pays = u[:k] < prob
         j = idx[pays]
         if not len(j):
             return
-        b = self.sc.behaviour
         behind = np.ceil(bk.due[j] / np.maximum(bk.inst[j] + bk.fee_amt[j], 1))
         share = bh.cure_share(a[pays], behind, self.streams.uniform("repay", d, j, 1),
                               self.streams.uniform("repay", d, j, 2), b.partial_share_min,
                               b.partial_share_max, b.catch_up_exponent)
         amount = np.ceil(bk.overdue(j) * share).astype(np.int64)
         self._pay(d, j, amount)
+        self._stirred[PAYMENT] = True
         row = self.stim[PAYMENT]
         row[j] += b.payment_uplift
         cured = j[bk.due[j] == 0]
@@ -1655,6 +1681,7 @@ class Run:
         b, pp, col = self.sc.behaviour, self.people, d % 7
         outcome, ep = np.empty(n, np.int8), np.empty(n, np.int64)
         got, complained, out = np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64)
+        self._stirred[int(self.cat.response[chan])] = True
         n_got, n_out = _messages_kernel(
             idx, p, self.ep, self.cat.cost_cents[chan], self.eps.cost, u, kind == IVR,
             float(self.cat.reach[chan]), pp.contactability, float(self.profile[int(hour) % 24]),

@@ -74,6 +74,13 @@ def _finalise(x: np.uint64) -> float:  # pragma: no cover - compiled
     return float(np.int64(x >> s11)) * (1.0 / 9007199254740992.0) + (0.5 / 9007199254740992.0)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def draw_at(i, key: np.uint64) -> float:  # pragma: no cover - compiled
+    """``uniform(name, day, [i], draw)`` inside a compiled loop, ``key`` being
+    ``Streams.key(name, day, draw)``: the same bits as the row kernel's."""
+    return _finalise(np.uint64(i) * np.uint64(0x9E3779B97F4A7C15) + key)
+
+
 @numba.njit(cache=True, nogil=True)
 def _rows_kernel(idx: np.ndarray, draw: np.ndarray, bases: np.ndarray, offs: np.ndarray,
                  out: np.ndarray, lo: int, hi: int) -> None:  # pragma: no cover - compiled
@@ -91,6 +98,14 @@ def _rows_kernel(idx: np.ndarray, draw: np.ndarray, bases: np.ndarray, offs: np.
             if has_offs:
                 x += offs[r, i] * step
             out[r, i] = _finalise(x)
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_kernel(idx: np.ndarray, key: np.uint64, out: np.ndarray, lo: int,
+                hi: int) -> None:  # pragma: no cover - compiled
+    """One row of ``_rows_kernel`` with no per-account draws: out[i] = draw_at(idx[i], key)."""
+    for i in range(lo, hi):
+        out[i] = draw_at(idx[i], key)
 
 
 _NO_DRAW = np.zeros(0, dtype=np.uint64)
@@ -131,9 +146,20 @@ class Streams:
     def _base(self, name: str, day: int) -> int:
         return self._ikeys[name] ^ (int(day) * _DAY_I & _MASK)
 
+    def key(self, name: str, day: int, draw: int = 0) -> np.uint64:
+        """The key of (stream, day, draw) that ``draw_at`` hashes with an account."""
+        return np.uint64((self._base(name, day) + int(draw) * _DRAW_I) & _MASK)
+
     def uniform(self, name: str, day: int, idx: np.ndarray, draw: int | np.ndarray = 0) -> np.ndarray:
         """Uniforms in (0, 1) for (stream, day, idx, draw); same inputs, same outputs."""
-        return self.uniform_rows([(name, day, 0)], idx, draw)[0]
+        if isinstance(draw, np.ndarray) and draw.ndim:
+            return self.uniform_rows([(name, day, 0)], idx, draw)[0]
+        # the common case, a few times a day and per batch of calls: few Python steps
+        u = _as_u64(idx)
+        out = np.empty(len(u))
+        self._halves(_row_kernel, len(u), u if u.flags.c_contiguous else np.ascontiguousarray(u),
+                     self.key(name, day, draw), out)
+        return out
 
     def uniform_rows(self, rows: list[tuple[str, int, int | np.ndarray]], idx: np.ndarray,
                      draw: int | np.ndarray = 0) -> np.ndarray:
