@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from .cores import Halves
+from .prefetch import scalar_loop
 
 STREAMS = (
     "population", "shocks", "joiners", "due", "repay", "promise", "contact", "handle",
@@ -92,6 +93,7 @@ def _rows_kernel(idx: np.ndarray, draw: np.ndarray, bases: np.ndarray, offs: np.
     for r in range(bases.shape[0]):
         b = bases[r]
         for i in range(lo, hi):
+            scalar_loop()  # AVX2 has no 64-bit multiply: the widened hash is slower
             x = idx[i] * gold + b
             if has_draw:
                 x += draw[i] * step
@@ -105,6 +107,7 @@ def _row_kernel(idx: np.ndarray, key: np.uint64, out: np.ndarray, lo: int,
                 hi: int) -> None:  # pragma: no cover - compiled
     """One row of ``_rows_kernel`` with no per-account draws: out[i] = draw_at(idx[i], key)."""
     for i in range(lo, hi):
+        scalar_loop()
         out[i] = draw_at(idx[i], key)
 
 

@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 
-from sim.prefetch import AHEAD, prefetch, prefetch_2d
+from sim.prefetch import AHEAD, prefetch, prefetch_2d, scalar_loop
 
 
 @numba.njit
@@ -31,3 +31,19 @@ def test_a_pass_with_prefetches_gives_what_it_gives_without(index_dtype):
     want = _gather(a, b2, at, False)
     assert _gather(a, b2, at, True) == want
     assert want == pytest.approx(float((a[at] * b2[1, at]).sum()))
+
+
+@numba.njit
+def _hash_loop(x, keep_scalar):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        if keep_scalar:
+            scalar_loop()
+        z = (x[i] ^ (x[i] >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        out[i] = z ^ (z >> np.uint64(31))
+    return out
+
+
+def test_a_loop_kept_scalar_gives_what_the_vectorised_one_gives():
+    x = np.random.default_rng(5).integers(0, 2**63, 10_001).astype(np.uint64)
+    assert np.array_equal(_hash_loop(x, True), _hash_loop(x, False))
