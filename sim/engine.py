@@ -780,6 +780,68 @@ def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all,
     return n
 
 
+@numba.njit(cache=True, nogil=True)
+def _pay_slots(idx, amount, d, agency_until, legal_day, ep_of, collected, paid_today, due, fees,
+               paid, inst, fee_amt, last_due_month, oldest_month, oldest_day, dom, month_first,
+               off, out):  # pragma: no cover - compiled
+    """Run._pay's bookkeeping for the distinct slots ``idx``, in one pass: whether each
+    was delinquent before it paid (past due, at an agency or in court), the payment
+    (``ledger.pay``; amounts applied into ``out``), its episode's collections, paid
+    today. Returns (paid in all, paid by delinquent slots, any slot at an agency)."""
+    total, delinquent, any_agency = 0, 0, False
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        od = oldest_day[i]
+        agency = agency_until[i] != NONE
+        late = (od != NONE and d - od > 0) or agency or legal_day[i] != NONE
+        a = lg.pay_one(i, amount[j], due, fees, paid, inst, fee_amt, last_due_month,
+                       oldest_month, oldest_day, dom, month_first, off)
+        out[j] = a
+        total += a
+        if late:
+            delinquent += a
+        e = ep_of[i]
+        if e >= 0:
+            collected[e] += a
+        any_agency = any_agency or agency
+        paid_today[i] = True
+    return total, delinquent, any_agency
+
+
+@numba.njit(cache=True, nogil=True)
+def _cure_slots(idx, d, how, key, base, per_contact, agency_until, legal_day, promise_day,
+                ep_of, person, attrition_prop, complained, leaving, cure_day, cure_type,
+                end_day, contacts, ep_leaving):  # pragma: no cover - compiled
+    """Run._cured for the distinct slots ``idx`` in one pass: off the agency, court and
+    promise agendas; an open episode ends cured (``how``) today, and the customer decides
+    whether to leave once the plan ends (behaviour.attrition_probability, the same
+    float64 operations in the same order; the "attrition" uniform of the day, ``key``).
+    Returns the episodes cured."""
+    n = 0
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        agency_until[i] = NONE
+        legal_day[i] = NONE
+        promise_day[i] = NONE
+        e = ep_of[i]
+        if e < 0:
+            continue
+        cure_day[e] = d
+        cure_type[e] = how
+        end_day[e] = d
+        p = (base + per_contact * contacts[e]) * np.float64(attrition_prop[person[i]])
+        p = p * (2.0 if complained[i] else 1.0)
+        p = min(max(p, 0.0), 1.0)
+        leave = draw_at(i, key) < p
+        if leave:
+            leaving[i] = True
+        ep_leaving[e] = leave
+        ep_of[i] = -1
+        complained[i] = False
+        n += 1
+    return n
+
+
 DECAY_SPLIT_FROM = 262_144  # accounts from which the daily decay runs as two halves
 
 
@@ -807,6 +869,13 @@ class Run:
         self.n = n
         self.book = lg.Book(n)
         self.next_joiner = n
+        # the joiners' first plans and risk scores, for the whole reserve at once: each is
+        # a function of the person alone, so these are the draws a day's joiners would make
+        # (a day's handful of joiners costs numpy's per-call overhead, not arithmetic)
+        reserve = np.arange(n, self.people.size)
+        self._joiner_plan = draw_plan(scenario.product, self.streams, reserve,
+                                      np.zeros(len(reserve), np.int64), stream="joiners")
+        self._joiner_risk = expit(self.people.score_logit[n:])
         self.record_contacts = record_contacts
         self.check_invariants = check_invariants
         law = PROFILES[scenario.compliance.profile]
@@ -1127,9 +1196,9 @@ class Run:
             self.complained[v] = False
             self.last_plan[v] = NONE
             self.gate.reset_accounts(v)
-            self.risk[v] = expit(self.people.score_logit[persons])
-            principal, term = draw_plan(self.sc.product, self.streams, persons,
-                                        np.zeros(len(v), np.int64), stream="joiners")
+            j = persons - self.n
+            self.risk[v] = self._joiner_risk[j]
+            principal, term = self._joiner_plan[0][j], self._joiner_plan[1][j]
             self.daily["lent"][d] += lg.open_plan(bk, self.cal, v, d, principal, term,
                                                   self.sc.product.monthly_fee_rate).sum()
             self.daily["joiners"][d] += len(v)
@@ -1182,21 +1251,20 @@ class Run:
 
     def _pay(self, d: int, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
         """Apply payments, booking collections, agency fees and episode recoveries."""
-        bk = self.book
-        delinquent = (self.dpd_or_zero(idx, d) > 0) | (self.agency_until[idx] != NONE) | (
-            self.legal_day[idx] != NONE)
-        paid = lg.pay(bk, self.cal, idx, amount)
-        self.daily["payments"][d] += paid.sum()
-        self.daily["collected_delinquent"][d] += paid[delinquent].sum()
-        ep = self.ep[idx]
-        has = ep >= 0
-        np.add.at(self.eps.collected, ep[has], paid[has])
-        at_agency = self.agency_until[idx] != NONE
-        if at_agency.any():
+        bk, n = self.book, len(idx)
+        idx, paid = np.asarray(idx, np.int64), np.empty(n, np.int64)
+        total, delinquent, agency = _pay_slots(
+            idx, lg.per_slot(amount, n), d, self.agency_until, self.legal_day, self.ep,
+            self.eps.collected, self._paid_today, bk.due, bk.fees, bk.paid, bk.inst,
+            bk.fee_amt, bk.last_due_month, bk.oldest_month, bk.oldest_day, bk.dom,
+            self.cal.month_first, self.cal._off, paid)
+        self.daily["payments"][d] += total
+        self.daily["collected_delinquent"][d] += delinquent
+        if agency:
+            at_agency = self.agency_until[idx] != NONE
             fee = np.floor(paid[at_agency] * self.sc.agency.fee_rate)
             self.daily["agency_fees"][d] += fee.sum()
             self._charge(idx[at_agency], fee)
-        self._paid_today[idx] = True
         return paid
 
     def _charge(self, idx: np.ndarray, cents: np.ndarray | float,
@@ -1284,28 +1352,13 @@ class Run:
         """Episodes of these slots end cured today; the customer may decide to leave."""
         if not len(idx):
             return
-        self.agency_until[idx] = NONE
-        self.legal_day[idx] = NONE
-        self.promise_day[idx] = NONE
-        ep = self.ep[idx]
-        has = ep >= 0
-        idx, ep = idx[has], ep[has]
-        if not len(idx):
-            return
-        self.eps.cure_day[ep] = d
-        self.eps.cure_type[ep] = how
-        self.eps.end_day[ep] = d
-        self.daily["cures"][d] += len(idx)
-        c = self.sc.customer
-        p = bh.attrition_probability(c.attrition_after_cure, c.attrition_per_contact,
-                                     self.eps.contacts[ep],
-                                     self.people.attrition_prop[self.book.person[idx]],
-                                     self.complained[idx])
-        leave = self.streams.uniform("attrition", d, idx) < p
-        self.leaving[idx[leave]] = True
-        self.eps.leaving[ep] = leave
-        self.ep[idx] = -1
-        self.complained[idx] = False
+        c, eps = self.sc.customer, self.eps
+        self.daily["cures"][d] += _cure_slots(
+            np.asarray(idx, np.int64), d, how, self.streams.key("attrition", d),
+            c.attrition_after_cure, c.attrition_per_contact, self.agency_until, self.legal_day,
+            self.promise_day, self.ep, self.book.person, self.people.attrition_prop,
+            self.complained, self.leaving, eps.cure_day, eps.cure_type, eps.end_day,
+            eps.contacts, eps.leaving)
 
     def _agency_and_legal(self, d: int) -> None:
         bk = self.book

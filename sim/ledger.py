@@ -414,25 +414,32 @@ def pay(book: Book, cal: Calendar, idx: np.ndarray, amount: np.ndarray) -> np.nd
 def _pay_kernel(idx, amount, due, fees, paid, inst, fee_amt, last_due_month, oldest_month,
                 oldest_day, dom, month_first, off, out):  # pragma: no cover - compiled
     for j in range(idx.shape[0]):
-        i = idx[j]
-        d, f = due[i], fees[i]
-        a = min(amount[j], d + f)
-        to_fees = min(a, f)
-        fees[i] = f - to_fees
-        rem = d - (a - to_fees)
-        due[i] = rem
-        paid[i] += a
-        if rem <= 0:
-            oldest_month[i] = NONE
-            oldest_day[i] = NONE
-        else:
-            # the cycles still unpaid, counted back from the last one billed
-            per_cycle = max(inst[i] + fee_amt[i], 1)
-            k = -(-rem // per_cycle)
-            m = max(last_due_month[i] - k + 1, oldest_month[i])
-            oldest_month[i] = m
-            oldest_day[i] = month_first[m + off] + dom[i] - 1
-        out[j] = a
+        out[j] = pay_one(idx[j], amount[j], due, fees, paid, inst, fee_amt, last_due_month,
+                         oldest_month, oldest_day, dom, month_first, off)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def pay_one(i, amount, due, fees, paid, inst, fee_amt, last_due_month, oldest_month,
+            oldest_day, dom, month_first, off):  # pragma: no cover - compiled
+    """``pay`` for slot ``i`` (in compiled code): returns the amount applied."""
+    d, f = due[i], fees[i]
+    a = min(amount, d + f)
+    to_fees = min(a, f)
+    fees[i] = f - to_fees
+    rem = d - (a - to_fees)
+    due[i] = rem
+    paid[i] += a
+    if rem <= 0:
+        oldest_month[i] = NONE
+        oldest_day[i] = NONE
+    else:
+        # the cycles still unpaid, counted back from the last one billed
+        per_cycle = max(inst[i] + fee_amt[i], 1)
+        k = -(-rem // per_cycle)
+        m = max(last_due_month[i] - k + 1, oldest_month[i])
+        oldest_month[i] = m
+        oldest_day[i] = month_first[m + off] + dom[i] - 1
+    return a
 
 
 def charge_off(book: Book, idx: np.ndarray) -> np.ndarray:

@@ -3,6 +3,8 @@ same misfortunes under every strategy."""
 
 from __future__ import annotations
 
+import copy
+import datetime
 import functools
 from types import SimpleNamespace
 
@@ -622,3 +624,116 @@ def test_only_the_stimulus_rows_written_to_are_held_nonzero_and_decayed():
         assert stirred.any()
         if name == "seed_playbook":
             assert stirred.all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), how=st.integers(1, 3))
+def test_the_compiled_cures_equal_the_numpy_code(seed, n, how):
+    """_cure_slots against the numpy code of Run._cured it replaced: agendas cleared,
+    episodes ended, the attrition probability (behaviour.attrition_probability) and its
+    draw, the leavers, bit for bit; and with probabilities placed exactly on the draws."""
+    from sim import behaviour as bh
+    from sim.engine import NONE, _cure_slots
+    from sim.rng import Streams
+
+    rng = np.random.default_rng(seed)
+    slots, persons, eps_n, d = 80, 120, 200, int(rng.integers(0, 540))
+    streams = Streams(int(rng.integers(0, 2**31)))
+    idx = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    state = {
+        "agency_until": np.where(rng.random(slots) < 0.3, 9, NONE).astype(np.int32),
+        "legal_day": np.where(rng.random(slots) < 0.2, 9, NONE).astype(np.int32),
+        "promise_day": np.where(rng.random(slots) < 0.2, 9, NONE).astype(np.int32),
+        "ep": np.where(rng.random(slots) < 0.8, rng.permutation(eps_n)[:slots], -1),
+        "complained": rng.random(slots) < 0.3, "leaving": rng.random(slots) < 0.1,
+        "cure_day": np.full(eps_n, NONE, np.int32), "cure_type": np.zeros(eps_n, np.int8),
+        "end_day": np.full(eps_n, NONE, np.int32), "ep_leaving": rng.random(eps_n) < 0.1}
+    person = rng.permutation(persons)[:slots].astype(np.int64)
+    contacts = rng.integers(0, 30, eps_n).astype(np.int32)
+    base, per_contact = float(rng.choice([0.0, 0.05, 0.5])), float(rng.choice([0.0, 0.01, 0.2]))
+    prop = np.exp(rng.normal(0, 0.5, persons)).astype(np.float32)
+    u = streams.uniform("attrition", d, idx)
+    # some propensities put the probability exactly on the draw: a bit off decides
+    ep0 = state["ep"][idx]
+    on = (ep0 >= 0) & (rng.random(n) < 0.3) & ~state["complained"][idx]
+    if base + per_contact > 0:
+        want_p = u[on]
+        c = base + per_contact * contacts[ep0[on]]
+        prop[person[idx[on]]] = (want_p / np.where(c > 0, c, 1.0)).astype(np.float32)
+
+    ref = {k: v.copy() for k, v in state.items()}
+    ref["agency_until"][idx] = NONE
+    ref["legal_day"][idx] = NONE
+    ref["promise_day"][idx] = NONE
+    ep = ref["ep"][idx]
+    has = ep >= 0
+    i2, e2 = idx[has], ep[has]
+    ref["cure_day"][e2], ref["cure_type"][e2], ref["end_day"][e2] = d, how, d
+    p = bh.attrition_probability(base, per_contact, contacts[e2], prop[person[i2]],
+                                 ref["complained"][i2])
+    leave = streams.uniform("attrition", d, i2) < p
+    ref["leaving"][i2[leave]] = True
+    ref["ep_leaving"][e2] = leave
+    ref["ep"][i2] = -1
+    ref["complained"][i2] = False
+
+    got = {k: v.copy() for k, v in state.items()}
+    k = _cure_slots(idx, d, how, streams.key("attrition", d), base, per_contact,
+                    got["agency_until"], got["legal_day"], got["promise_day"], got["ep"],
+                    person, prop, got["complained"], got["leaving"], got["cure_day"],
+                    got["cure_type"], got["end_day"], contacts, got["ep_leaving"])
+    assert k == len(i2)
+    for name in state:
+        assert np.array_equal(got[name], ref[name]), name
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40))
+def test_the_compiled_payments_book_what_the_numpy_code_booked(seed, n):
+    """_pay_slots against the numpy code of Run._pay it replaced: the payment itself
+    (ledger.pay), the delinquent share (past due, at an agency or in court before
+    paying), the episodes' collections, paid today, and the totals."""
+    from sim import ledger as lg
+    from sim.engine import NONE, _pay_slots
+
+    rng = np.random.default_rng(seed)
+    slots, eps_n, d = 60, 100, int(rng.integers(30, 400))
+    cal = lg.Calendar(datetime.date(2024, 1, 1), 540, [])
+    bk = lg.Book(slots)
+    bk.due[:] = np.where(rng.random(slots) < 0.6, rng.integers(1, 10**5, slots), 0)
+    bk.fees[:] = np.where(rng.random(slots) < 0.5, rng.integers(1, 10**4, slots), 0)
+    bk.inst[:] = rng.integers(1, 10**4, slots)
+    bk.fee_amt[:] = rng.integers(0, 500, slots)
+    bk.dom[:] = rng.integers(1, 29, slots)
+    bk.last_due_month[:] = cal.month_of[d]
+    bk.oldest_month[:] = np.where(bk.due > 0, cal.month_of[d] - rng.integers(0, 4, slots), NONE)
+    bk.oldest_day[:] = np.where(rng.random(slots) < 0.2, d,  # due today: DPD 0, not late
+                                np.where(bk.due > 0, d - rng.integers(1, 120, slots), NONE))
+    agency_until = np.where(rng.random(slots) < 0.2, d + 9, NONE).astype(np.int32)
+    legal_day = np.where(rng.random(slots) < 0.1, d + 9, NONE).astype(np.int32)
+    ep_of = np.where(rng.random(slots) < 0.7, rng.permutation(eps_n)[:slots], -1)
+    idx = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    amount = rng.integers(0, 2 * 10**5, n).astype(np.int64)
+
+    ref_bk, ref_collected, ref_paid_today = copy.deepcopy(bk), np.zeros(eps_n, np.int64), \
+        np.zeros(slots, bool)
+    od = ref_bk.oldest_day[idx]
+    delinquent = (np.where(od == NONE, 0, d - od) > 0) | (agency_until[idx] != NONE) | (
+        legal_day[idx] != NONE)
+    paid = lg.pay(ref_bk, cal, idx, amount)
+    ep = ep_of[idx]
+    np.add.at(ref_collected, ep[ep >= 0], paid[ep >= 0])
+    ref_paid_today[idx] = True
+
+    collected, paid_today, out = np.zeros(eps_n, np.int64), np.zeros(slots, bool), \
+        np.empty(n, np.int64)
+    total, late, agency = _pay_slots(
+        idx, amount, d, agency_until, legal_day, ep_of, collected, paid_today, bk.due, bk.fees,
+        bk.paid, bk.inst, bk.fee_amt, bk.last_due_month, bk.oldest_month, bk.oldest_day,
+        bk.dom, cal.month_first, cal._off, out)
+    assert np.array_equal(out, paid)
+    assert (total, late, agency) == (paid.sum(), paid[delinquent].sum(),
+                                     bool((agency_until[idx] != NONE).any()))
+    assert np.array_equal(collected, ref_collected) and np.array_equal(paid_today, ref_paid_today)
+    for name in ("due", "fees", "paid", "oldest_month", "oldest_day"):
+        assert np.array_equal(getattr(bk, name), getattr(ref_bk, name)), name
