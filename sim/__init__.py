@@ -8,6 +8,14 @@ discrete-event simulation on the same synthetic portfolio.
 
 __version__ = "0.1.0"
 
+from pathlib import Path  # noqa: E402
+
+from .jitcache import drop_stale  # noqa: E402
+
+# before any compiled kernel loads: a kernel cached with an older helper of another module
+# would run the old helper (sim/jitcache.py)
+drop_stale(Path(__file__).resolve().parent)
+
 from .config import load_scenario, load_strategy  # noqa: E402
 from .engine import run  # noqa: E402
 from .errors import ConfigError  # noqa: E402

@@ -781,6 +781,71 @@ def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all,
 
 
 @numba.njit(cache=True, nogil=True)
+def _bill_due(soon, d, status, vacant, n_left, unbilled, inst, fee_amt, due, fees, fee_flow,
+              paid, next_due_month, last_due_month, next_due_day, oldest_month, oldest_day,
+              dom, month_first, off, person, ability, logsum, segment, ov_tab, ov_all, st_tab,
+              st_all, last_reminder, reminded_from, cut_factor, key, late_rate, late_fixed,
+              miss_recent, billed, ending, deferred, deferred_amount):  # pragma: no cover
+    """The day's bills in one pass over ``soon`` (ascending): each active, held slot due
+    today is billed (``ledger.bill``; into ``billed``, and into ``ending`` when that was
+    its last instalment). A slot that owed nothing before pays the bill on the due date
+    with behaviour.due_pay_probability (the same float operations in the same order, the
+    "due" uniform of the day, ``key``) or misses it (``ledger.mark_missed``, one more
+    recent miss); a slot already behind misses it. A current slot whose person has a
+    shock (log-sum not zero) is left to the caller (``deferred``, with its bill): its
+    ability needs numpy's float32 exp, whose bits a compiled exp need not match. Returns
+    (billed, ending, deferred, instalments billed, fees and late fees, paid)."""
+    nb = ne = nd = 0
+    billed_total = fees_total = paid_total = 0
+    m, half = soon.shape[0], AHEAD // 2
+    for j in range(m):
+        # the slots are runs of neighbours (the book is in due-day order), their persons
+        # are not: ask for the persons' traits ahead
+        if j + half < m:
+            q = person[soon[j + half]]
+            prefetch(ability, q)
+            prefetch(logsum, q)
+            prefetch(segment, q)
+            if not ov_tab.shape[0]:
+                prefetch(ov_all, q)
+            if not st_tab.shape[0]:
+                prefetch(st_all, q)
+        i = soon[j]
+        if next_due_day[i] != d or status[i] != ACTIVE or vacant[i]:
+            continue
+        current = due[i] == 0
+        a, f, nl = lg.bill_one(i, n_left, unbilled, inst, fee_amt, due, fee_flow,
+                               next_due_month, last_due_month, next_due_day, dom, month_first,
+                               off)
+        c = a + f
+        billed[nb] = i
+        nb += 1
+        billed_total += a
+        fees_total += f
+        if nl == 0:
+            ending[ne] = i
+            ne += 1
+        if current:
+            q = person[i]
+            if logsum[q] != 0:
+                deferred[nd], deferred_amount[nd] = i, c
+                nd += 1
+                continue
+            ov = ov_tab[segment[q]] if ov_tab.shape[0] else ov_all[q]
+            sg = st_tab[segment[q]] if st_tab.shape[0] else st_all[q]
+            miss = np.float64(ov) * (cut_factor if last_reminder[i] >= reminded_from else 1.0)
+            prob = np.float64(ability[q]) * (1.0 - miss) * np.float64(np.float32(1.0) - sg)
+            if draw_at(i, key) < prob:
+                paid_total += lg.pay_one(i, c, due, fees, paid, inst, fee_amt, last_due_month,
+                                         oldest_month, oldest_day, dom, month_first, off)
+                continue
+        fees_total += lg.miss_one(i, c, late_rate, late_fixed, fees, fee_flow, oldest_month,
+                                  oldest_day, last_due_month, dom, month_first, off)
+        miss_recent[i] = miss_recent[i] + np.float32(1.0)
+    return nb, ne, nd, billed_total, fees_total, paid_total
+
+
+@numba.njit(cache=True, nogil=True)
 def _pay_slots(idx, amount, d, agency_until, legal_day, ep_of, collected, paid_today, due, fees,
                paid, inst, fee_amt, last_due_month, oldest_month, oldest_day, dom, month_first,
                off, out):  # pragma: no cover - compiled
@@ -1393,32 +1458,44 @@ class Run:
         bk, sc = self.book, self.sc
         # one pass over the book a day: due today, or on a day a pre-due reminder looks at
         soon = _due_within(bk.next_due_day, d, self._pre_due_offsets, *self._due_runs(d))
-        idx = soon[(bk.next_due_day[soon] == d) & (bk.status[soon] == lg.ACTIVE)
-                   & ~self.vacant[soon]]
-        if len(idx):
-            current = bk.due[idx] == 0
-            amount, fee, left = lg.bill_parts(bk, self.cal, idx)
-            self.daily["fees"][d] += fee.sum()
-            ci = idx[current]
+        pp, b, pr, k = self.people, sc.behaviour, sc.product, len(soon)
+        billed, ending = np.empty(k, np.int64), np.empty(k, np.int64)
+        deferred, deferred_amount = np.empty(k, np.int64), np.empty(k, np.int64)
+        tab = self._seg_traits
+        nb, ne, nd, billed_total, fees, payments = _bill_due(
+            soon, d, bk.status, self.vacant, bk.n_left, bk.unbilled, bk.inst, bk.fee_amt,
+            bk.due, bk.fees, bk.fee_flow, bk.paid, bk.next_due_month, bk.last_due_month,
+            bk.next_due_day, bk.oldest_month, bk.oldest_day, bk.dom, self.cal.month_first,
+            self.cal._off, bk.person, pp.ability, self.shock_logsum, pp.segment,
+            tab.get("oversight", self._no_tab32), pp.oversight,
+            tab.get("strategic", self._no_tab32), pp.strategic, self.last_reminder,
+            d - b.reminder_window_days, 1.0 - b.reminder_miss_cut, self.streams.key("due", d),
+            float(pr.late_fee_rate), round(pr.late_fee_fixed * 100), self.miss_recent,
+            billed, ending, deferred, deferred_amount)
+        idx = billed[:nb]
+        bk.unbilled_total -= billed_total
+        if nd:  # current slots of persons with a shock: their ability in numpy
+            ci, amount = deferred[:nd], deferred_amount[:nd]
             p = bk.person[ci]
-            reminded = self.last_reminder[ci] >= d - sc.behaviour.reminder_window_days
-            seg = self.people.segment[p]
+            reminded = self.last_reminder[ci] >= d - b.reminder_window_days
+            seg = pp.segment[p]
             prob = bh.due_pay_probability(self._ability_of(p), self._trait("oversight", p, seg),
                                           self._trait("strategic", p, seg), reminded,
-                                          sc.behaviour.reminder_miss_cut)
+                                          b.reminder_miss_cut)
             pays = self.streams.uniform("due", d, ci) < prob
             if pays.any():
-                paid = lg.pay(bk, self.cal, ci[pays], amount[current][pays])
-                self.daily["payments"][d] += paid.sum()
-            missed = np.concatenate([ci[~pays], idx[~current]])
-            miss_amt = np.concatenate([amount[current][~pays], amount[~current]])
+                payments += int(lg.pay(bk, self.cal, ci[pays], amount[pays]).sum())
+            missed = ci[~pays]
             if len(missed):
-                self.daily["fees"][d] += lg.mark_missed(
-                    bk, self.cal, missed, miss_amt, sc.product.late_fee_rate,
-                    round(sc.product.late_fee_fixed * 100)).sum()
+                fees += int(lg.mark_missed(bk, self.cal, missed, amount[~pays],
+                                           pr.late_fee_rate,
+                                           round(pr.late_fee_fixed * 100)).sum())
                 self.miss_recent[missed] += 1
-            # only a bill takes the last instalment: the slots with none left start here
-            self._ending.add(idx[left == 0])
+        if nb:
+            self.daily["fees"][d] += fees
+            self.daily["payments"][d] += payments
+        # only a bill takes the last instalment: the slots with none left start here
+        self._ending.add(ending[:ne])
         # plans paid off: borrow again after a gap, or leave
         e = self._ending.members()
         done, still = np.empty(len(e), np.int64), np.empty(len(e), bool)

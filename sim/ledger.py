@@ -252,22 +252,34 @@ def _bill_kernel(idx, n_left, unbilled, inst, fee_amt, due, fee_flow, next_due_m
                  left_out):  # pragma: no cover - compiled
     total = 0
     for j in range(idx.shape[0]):
-        i = idx[j]
-        nl, ub = n_left[i], unbilled[i]
-        a = ub if nl <= 1 else min(inst[i], ub)
-        f = fee_amt[i]
-        unbilled[i] = ub - a
+        a, f, nl = bill_one(idx[j], n_left, unbilled, inst, fee_amt, due, fee_flow,
+                            next_due_month, last_due_month, next_due_day, dom, month_first, off)
         total += a
-        due[i] += a + f
-        fee_flow[i] += f
-        nl = nl - 1
-        n_left[i] = nl
-        m = next_due_month[i]
-        last_due_month[i] = m
-        next_due_month[i] = m + 1
-        next_due_day[i] = month_first[m + 1 + off] + dom[i] - 1 if nl > 0 else NONE
         amount_out[j], fee_out[j], left_out[j] = a + f, f, nl
     return total
+
+
+# The per-slot helpers below are compiled without numba's reference counting (_nrt=False;
+# they allocate nothing): each call passes a dozen arrays, and counting references to each,
+# atomically, per slot made the bill kernel ten times slower (3,117 bills: 55 -> 640 us).
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def bill_one(i, n_left, unbilled, inst, fee_amt, due, fee_flow, next_due_month, last_due_month,
+             next_due_day, dom, month_first, off):  # pragma: no cover - compiled
+    """``bill`` for slot ``i`` (in compiled code): returns (instalment, fee, instalments
+    left)."""
+    nl, ub = n_left[i], unbilled[i]
+    a = ub if nl <= 1 else min(inst[i], ub)
+    f = fee_amt[i]
+    unbilled[i] = ub - a
+    due[i] += a + f
+    fee_flow[i] += f
+    nl = nl - 1
+    n_left[i] = nl
+    m = next_due_month[i]
+    last_due_month[i] = m
+    next_due_month[i] = m + 1
+    next_due_day[i] = month_first[m + 1 + off] + dom[i] - 1 if nl > 0 else NONE
+    return a, f, nl
 
 
 def mark_missed(book: Book, cal: Calendar, idx: np.ndarray, cycle_amount: np.ndarray,
@@ -289,15 +301,23 @@ def _missed_kernel(idx, cycle_amount, late_rate, late_fixed, fees, fee_flow, old
                    oldest_day, last_due_month, dom, month_first, off,
                    fee_out):  # pragma: no cover - compiled
     for j in range(idx.shape[0]):
-        i, c = idx[j], cycle_amount[j]
-        f = np.int64(np.floor(c * late_rate)) + late_fixed if c > 0 else 0
-        fees[i] += f
-        fee_flow[i] += f
-        if c > 0 and oldest_month[i] == NONE:
-            m = last_due_month[i]
-            oldest_month[i] = m
-            oldest_day[i] = month_first[m + off] + dom[i] - 1
-        fee_out[j] = f
+        fee_out[j] = miss_one(idx[j], cycle_amount[j], late_rate, late_fixed, fees, fee_flow,
+                              oldest_month, oldest_day, last_due_month, dom, month_first, off)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def miss_one(i, c, late_rate, late_fixed, fees, fee_flow, oldest_month, oldest_day,
+             last_due_month, dom, month_first, off):  # pragma: no cover - compiled
+    """``mark_missed`` for slot ``i`` and its bill ``c`` (in compiled code): returns the
+    late fee."""
+    f = np.int64(np.floor(c * late_rate)) + late_fixed if c > 0 else 0
+    fees[i] += f
+    fee_flow[i] += f
+    if c > 0 and oldest_month[i] == NONE:
+        m = last_due_month[i]
+        oldest_month[i] = m
+        oldest_day[i] = month_first[m + off] + dom[i] - 1
+    return f
 
 
 def accrue_interest(book: Book, idx: np.ndarray, daily_rate: float) -> np.ndarray:
@@ -418,7 +438,7 @@ def _pay_kernel(idx, amount, due, fees, paid, inst, fee_amt, last_due_month, old
                          oldest_month, oldest_day, dom, month_first, off)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def pay_one(i, amount, due, fees, paid, inst, fee_amt, last_due_month, oldest_month,
             oldest_day, dom, month_first, off):  # pragma: no cover - compiled
     """``pay`` for slot ``i`` (in compiled code): returns the amount applied."""

@@ -737,3 +737,92 @@ def test_the_compiled_payments_book_what_the_numpy_code_booked(seed, n):
     assert np.array_equal(collected, ref_collected) and np.array_equal(paid_today, ref_paid_today)
     for name in ("due", "fees", "paid", "oldest_month", "oldest_day"):
         assert np.array_equal(getattr(bk, name), getattr(ref_bk, name)), name
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), tables=st.booleans())
+def test_the_compiled_bills_equal_the_numpy_code(seed, n, tables):
+    """_bill_due against the numpy code of Run._billing it replaced: the slots billed
+    (active, held, due today), the plans' last instalments, the bills paid on the due
+    date (behaviour.due_pay_probability and the "due" draw) or missed (late fees, oldest
+    unpaid date, one more recent miss), the totals; and the slots it leaves to numpy
+    (current, with a shock) untouched but billed."""
+    from sim import behaviour as bh
+    from sim import ledger as lg
+    from sim.engine import NONE, _bill_due
+    from sim.rng import Streams
+
+    rng = np.random.default_rng(seed)
+    slots, persons, segs = 70, 100, 4
+    cal = lg.Calendar(datetime.date(2024, 1, 1), 540, [])
+    d = int(rng.integers(40, 400))
+    streams = Streams(int(rng.integers(0, 2**31)))
+    bk = lg.Book(slots)
+    bk.dom[:] = rng.integers(1, 29, slots)
+    month = cal.month_of[d]
+    bk.next_due_month[:] = month
+    bk.next_due_day[:] = np.where(rng.random(slots) < 0.7, d, d + 3)
+    bk.n_left[:] = rng.choice([1, 1, 2, 6], slots)
+    bk.unbilled[:] = rng.integers(1_000, 10**6, slots)
+    bk.inst[:] = rng.integers(100, 10**5, slots)
+    bk.fee_amt[:] = rng.integers(0, 500, slots)
+    bk.last_due_month[:] = month - 1
+    behind = rng.random(slots) < 0.3
+    bk.due[:] = np.where(behind, rng.integers(1, 10**5, slots), 0)
+    bk.oldest_month[:] = np.where(behind, month - 1, NONE)
+    bk.oldest_day[:] = np.where(behind, d - 30, NONE)
+    bk.status[:] = np.where(rng.random(slots) < 0.9, lg.ACTIVE, lg.IDLE)
+    vacant = rng.random(slots) < 0.1
+    person = rng.permutation(persons)[:slots].astype(np.int64)
+    ability = rng.random(persons).astype(np.float32)
+    logsum = np.where(rng.random(persons) < 0.2, -rng.random(persons), 0.0).astype(np.float32)
+    segment = rng.integers(0, segs, persons).astype(np.int8)
+    if tables:
+        ov_tab, st_tab = (rng.random(segs).astype(np.float32) * 0.3 for _ in range(2))
+        oversight, strategic = ov_tab[segment], st_tab[segment]
+    else:
+        ov_tab = st_tab = np.zeros(0, np.float32)
+        oversight, strategic = (rng.random(persons).astype(np.float32) * 0.3 for _ in range(2))
+    last_reminder = np.where(rng.random(slots) < 0.5, d - rng.integers(0, 10, slots), NONE)
+    last_reminder = last_reminder.astype(np.int32)
+    window, cut, late_rate, late_fixed = 5, 0.6, 0.05, 2_500
+    miss_recent = rng.random(slots).astype(np.float32)
+    soon = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+
+    # the numpy code
+    ref, ref_miss = copy.deepcopy(bk), miss_recent.copy()
+    idx = soon[(ref.next_due_day[soon] == d) & (ref.status[soon] == lg.ACTIVE) & ~vacant[soon]]
+    current = ref.due[idx] == 0
+    amount, fee, left = lg.bill_parts(ref, cal, idx)
+    q = person[idx]
+    deferred = current & (logsum[q] != 0)
+    ci, p = idx[current & ~deferred], q[current & ~deferred]
+    reminded = last_reminder[ci] >= d - window
+    prob = bh.due_pay_probability(ability[p] * np.exp(logsum[p]), oversight[p], strategic[p],
+                                  reminded, cut)
+    pays = streams.uniform("due", d, ci) < prob
+    paid = lg.pay(ref, cal, ci[pays], amount[current & ~deferred][pays])
+    missed = np.concatenate([ci[~pays], idx[~current]])
+    late = lg.mark_missed(ref, cal, missed, np.concatenate(
+        [amount[current & ~deferred][~pays], amount[~current]]), late_rate, late_fixed)
+    ref_miss[missed] += 1
+
+    k = len(soon)
+    out = [np.empty(k, np.int64) for _ in range(4)]
+    nb, ne, nd, billed_total, fees_total, paid_total = _bill_due(
+        soon, d, bk.status, vacant, bk.n_left, bk.unbilled, bk.inst, bk.fee_amt, bk.due,
+        bk.fees, bk.fee_flow, bk.paid, bk.next_due_month, bk.last_due_month, bk.next_due_day,
+        bk.oldest_month, bk.oldest_day, bk.dom, cal.month_first, cal._off, person, ability,
+        logsum, segment, ov_tab, oversight, st_tab, strategic, last_reminder, d - window,
+        1.0 - cut, streams.key("due", d), late_rate, late_fixed, miss_recent, *out)
+    billed, ending, got_deferred, deferred_amount = out
+    assert np.array_equal(billed[:nb], idx)
+    assert np.array_equal(ending[:ne], idx[left == 0])
+    assert np.array_equal(got_deferred[:nd], idx[deferred])
+    assert np.array_equal(deferred_amount[:nd], amount[deferred])
+    assert billed_total == -ref.unbilled_total  # bill_parts took it off the running total (0)
+    assert (fees_total, paid_total) == (fee.sum() + late.sum(), paid.sum())
+    assert np.array_equal(miss_recent, ref_miss)
+    for name in ("due", "fees", "fee_flow", "paid", "unbilled", "n_left", "next_due_month",
+                 "last_due_month", "next_due_day", "oldest_month", "oldest_day"):
+        assert np.array_equal(getattr(bk, name), getattr(ref, name)), name
