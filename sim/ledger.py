@@ -262,6 +262,7 @@ def _bill_kernel(idx, n_left, unbilled, inst, fee_amt, due, fee_flow, next_due_m
 # The per-slot helpers below are compiled without numba's reference counting (_nrt=False;
 # they allocate nothing): each call passes a dozen arrays, and counting references to each,
 # atomically, per slot made the bill kernel ten times slower (3,117 bills: 55 -> 640 us).
+# (inline="always" does not help: the inlined body counts them in the caller.)
 @numba.njit(cache=True, nogil=True, _nrt=False)
 def bill_one(i, n_left, unbilled, inst, fee_amt, due, fee_flow, next_due_month, last_due_month,
              next_due_day, dom, month_first, off):  # pragma: no cover - compiled
