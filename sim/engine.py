@@ -741,11 +741,11 @@ def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all,
     A slot pays when its uniform is below p = 1 - exp(-lam), lam = hazard a^k w (1 + s)
     (behaviour.repayment_probability), and p <= lam. With a = base exp(logsum) <= base
     (a shock's log-sum is never positive) and k >= 1 (``by_ability``), a^k <= base, else
-    a^k <= 1; so a uniform at or above hazard x that x w (1 + s), widened by 0.1% for the
-    float32 rounding of p, says "does not pay" exactly as p itself would. Only the others
-    are kept (at an agency, whose stimulus the engine raises, or with a log-sum drifted
-    above zero: always), and for most of the owing set the powers and exponentials of p
-    are never computed. Returns how many; the outputs are filled up to there."""
+    a^k <= 1; so a uniform at or above hazard x (base, or 1) x w x (1 + s), widened by 0.1%
+    for the float32 rounding of p, says "does not pay" exactly as p itself would. The others
+    are kept (and those at an agency, whose stimulus the engine raises, or with a log-sum
+    drifted above zero, always), so for most of the owing set the powers and exponentials
+    of p are never computed. Returns how many; the outputs are filled up to there."""
     n, m, half = 0, w.shape[0], AHEAD // 2
     for j in range(m):
         if j + AHEAD < m:

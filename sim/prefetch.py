@@ -12,7 +12,9 @@ Measured on the repayment pass's gathers, 21,000 owing slots of a million: 2.9 -
 ``scalar_loop()`` is the other hint here: a loop that calls it is not vectorised. LLVM
 vectorises the hash of the random draws with AVX2, which has no 64-bit multiply, and
 the emulation (three 32-bit multiplies and shuffles per product) is slower than the
-scalar chain: 7.2 -> 4.7 ns a draw on this machine's EPYC, the same bits.
+scalar chain: 7.2 -> 4.7 ns a draw in a bare loop on this machine's EPYC (one row of
+a million through ``Streams.uniform``: 8.0 -> 5.8 ns), the same bits. A machine with
+AVX-512, which has the multiply, might do better widened; none was at hand to measure.
 """
 
 from __future__ import annotations
