@@ -1463,7 +1463,7 @@ class Run:
         pp, b, pr, k = self.people, sc.behaviour, sc.product, len(soon)
         billed, ending = np.empty(k, np.int64), np.empty(k, np.int64)
         deferred, deferred_amount = np.empty(k, np.int64), np.empty(k, np.int64)
-        tab = self._seg_traits
+        tab, late_fixed = self._seg_traits, round(pr.late_fee_fixed * 100)
         nb, ne, nd, billed_total, fees, payments = _bill_due(
             soon, d, bk.status, self.vacant, bk.n_left, bk.unbilled, bk.inst, bk.fee_amt,
             bk.due, bk.fees, bk.fee_flow, bk.paid, bk.next_due_month, bk.last_due_month,
@@ -1472,7 +1472,7 @@ class Run:
             tab.get("oversight", self._no_tab32), pp.oversight,
             tab.get("strategic", self._no_tab32), pp.strategic, self.last_reminder,
             d - b.reminder_window_days, 1.0 - b.reminder_miss_cut, self.streams.key("due", d),
-            float(pr.late_fee_rate), round(pr.late_fee_fixed * 100), self.miss_recent,
+            float(pr.late_fee_rate), late_fixed, self.miss_recent,
             billed, ending, deferred, deferred_amount)
         idx = billed[:nb]
         bk.unbilled_total -= billed_total
@@ -1490,8 +1490,7 @@ class Run:
             missed = ci[~pays]
             if len(missed):
                 fees += int(lg.mark_missed(bk, self.cal, missed, amount[~pays],
-                                           pr.late_fee_rate,
-                                           round(pr.late_fee_fixed * 100)).sum())
+                                           pr.late_fee_rate, late_fixed).sum())
                 self.miss_recent[missed] += 1
         if nb:
             self.daily["fees"][d] += fees
