@@ -89,17 +89,54 @@ class Episodes:
 
 
 def merge_sorted(a: np.ndarray, *more: np.ndarray) -> np.ndarray:
-    """Sorted union without repeats of int64 slot arrays. A stable sort of concatenated
-    sorted runs is a merge (timsort), far cheaper than np.union1d's full sort."""
+    """Sorted union without repeats of int64 slot arrays. Ascending inputs (the common
+    case: the owing set and the day's bills) are merged in one compiled pass, a quarter of
+    the cost of the sort; others by a stable sort of the concatenation (timsort merges the
+    sorted runs), far cheaper than np.union1d's full sort."""
     parts = [m for m in more if len(m)]
     if not parts:
         return a
+    if len(parts) == 1 and a.dtype == parts[0].dtype == np.int64:
+        out = np.empty(len(a) + len(parts[0]), np.int64)
+        n = _merge_ascending(a, parts[0], out)
+        if n >= 0:
+            return out[:n]
     x = np.concatenate([a, *parts]).astype(np.int64, copy=False)
     x.sort(kind="stable")
     keep = np.empty(len(x), dtype=bool)
     keep[:1] = True
     np.not_equal(x[1:], x[:-1], out=keep[1:])
     return x[keep]
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_ascending(a, b, out):  # pragma: no cover - compiled
+    """The sorted union of ``a`` and ``b`` without repeats into ``out``; returns its
+    length, or -1 (``out`` unspecified) when either is not ascending."""
+    for x in (a, b):
+        for i in range(1, x.shape[0]):
+            if x[i] < x[i - 1]:
+                return -1
+    i = j = n = 0
+    na, nb = a.shape[0], b.shape[0]
+    last = -1 if na == 0 or nb == 0 else min(a[0], b[0]) - 1  # below every slot
+    # branch-free while both run: which side is smaller is a coin toss to the predictor
+    while i < na and j < nb:
+        x, y = a[i], b[j]
+        take = x <= y
+        v = x if take else y
+        i += take
+        j += not take
+        out[n] = v
+        n += v != last
+        last = v
+    for x, k in ((a, i), (b, j)):
+        for t in range(k, x.shape[0]):
+            v = x[t]
+            out[n] = v
+            n += n == 0 or v != last
+            last = v
+    return n
 
 
 class ContactLog:
@@ -729,14 +766,17 @@ def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new
 
 
 @numba.njit(cache=True, nogil=True)
-def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all, agency_until,
-                          willingness, hazard, by_ability, key, idx, p, base, ls, stim, will,
-                          agency, u):  # pragma: no cover - compiled
+def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all, rows,
+                          agency_until, willingness, hazard, top, drift, by_ability, key, idx,
+                          p, base, ls, stim, will, agency, u):  # pragma: no cover - compiled
     """The owing slots ``w`` that still have instalments due, paid nothing today and may
-    repay today, with what the repayment hazard reads of them, gathered in one pass:
-    person, baseline ability and shock log-sum (of the person), the stimulus summed over
-    the four classes in class order (float32, as numpy sums the rows), willingness, at an
-    agency, and the day's uniform (``key``: the "repay" stream's, draw 0).
+    repay today, with what the repayment hazard reads of them: person, baseline ability
+    and shock log-sum (of the person), the stimulus summed over the four classes in class
+    order (float32, as numpy sums the rows), willingness, at an agency, and the day's
+    uniform (``key``: the "repay" stream's, draw 0). Only the stimulus ``rows`` ever
+    written to are read: the others are zero, and adding a zero to a sum of non-negative
+    float32 terms leaves its bits as they are (a strategy that sends nothing reads one
+    row of four).
 
     A slot pays when its uniform is below p = 1 - exp(-lam), lam = hazard a^k w (1 + s)
     (behaviour.repayment_probability), and p <= lam. With a = base exp(logsum) <= base
@@ -745,39 +785,56 @@ def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all,
     for the float32 rounding of p, says "does not pay" exactly as p itself would. The others
     are kept (and those at an agency, whose stimulus the engine raises, or with a log-sum
     drifted above zero, always), so for most of the owing set the powers and exponentials
-    of p are never computed. Returns how many; the outputs are filled up to there."""
-    n, m, half = 0, w.shape[0], AHEAD // 2
+    of p are never computed.
+
+    Two passes, because the pass is bound by memory traffic: the first reads only what is
+    indexed by slot (in ascending order) and drops a slot whose uniform is at or above the
+    bound with the largest base and willingness of anyone (``top`` = hazard x that base,
+    or 1, x that willingness; float products of non-negative factors are monotone, so it
+    is never below the slot's own bound), unless it is at an agency or some log-sum has
+    drifted (``drift``); the second reads the persons of the few left, whose traits are a
+    scatter over memory, and applies the slot's own bound. Same slots, same order, same
+    values as one pass over everybody. Returns how many; the outputs are filled up to
+    there."""
+    c, m = 0, w.shape[0]
     for j in range(m):
         if j + AHEAD < m:
             k = w[j + AHEAD]
             prefetch(due, k)
             prefetch(paid_today, k)
-            prefetch(person, k)
             prefetch(agency_until, k)
-            for r in range(4):
+            for r in rows:
                 prefetch_2d(stim_all, r, k)
-        if j + half < m:
-            k = person[w[j + half]]
-            prefetch(ability, k)
-            prefetch(logsum, k)
-            prefetch(willingness, k)
         i = w[j]
         if due[i] <= 0 or paid_today[i]:
             continue
-        q = person[i]
-        x = stim_all[0, i] + stim_all[1, i]
-        x = x + stim_all[2, i]
-        x = x + stim_all[3, i]
+        x = np.float32(0.0)
+        for r in rows:
+            x = x + stim_all[r, i]
         at_agency = agency_until[i] != NONE
         ui = draw_at(i, key)
+        if not (ui < top * (1.0 + np.float64(x)) * 1.001 or at_agency or drift):
+            continue
+        idx[c], u[c], stim[c], agency[c] = i, ui, x, at_agency
+        c += 1
+    n, half = 0, AHEAD // 2
+    for t in range(c):
+        if t + AHEAD < c:
+            prefetch(person, idx[t + AHEAD])
+        if t + half < c:
+            k = person[idx[t + half]]
+            prefetch(ability, k)
+            prefetch(logsum, k)
+            prefetch(willingness, k)
+        i, x, ui = idx[t], stim[t], u[t]
+        q = person[i]
         a = np.float64(ability[q]) if by_ability else 1.0
         bound = hazard * a * np.float64(willingness[q]) * (1.0 + np.float64(x)) * 1.001
-        if not (ui < bound or at_agency or logsum[q] > 0):
+        if not (ui < bound or agency[t] or logsum[q] > 0):
             continue
-        idx[n], p[n], u[n] = i, q, ui
+        # n <= t: the kept are moved down over the dropped, in order
+        idx[n], p[n], u[n], stim[n], agency[n] = i, q, ui, x, agency[t]
         base[n], ls[n], will[n] = ability[q], logsum[q], willingness[q]
-        stim[n] = x
-        agency[n] = at_agency
         n += 1
     return n
 
@@ -987,6 +1044,12 @@ class Run:
         self.shock_logsum = np.zeros(P, np.float32)
         self._shock_end_order = np.argsort(self.people.shock_end, kind="stable")
         self._shock_end_sorted = self.people.shock_end[self._shock_end_order]
+        # the persons whose shock log-sum has drifted above zero (float sums of a shock's
+        # loss in and out), and the largest traits anyone has: _repayment_candidates'
+        # bound for the whole book
+        self._drifted = np.zeros(0, np.int64)
+        self._ability_max = float(self.people.ability.max(initial=0.0))
+        self._willing_max = float(self.people.willingness.max(initial=0.0))
         self.stim = np.zeros((4, n), np.float32)
         # the rows of stim written to so far: only they decay (no_action touches one)
         self._stirred = np.zeros(4, bool)
@@ -1315,6 +1378,10 @@ class Run:
             done = who[self.shock_active[who] <= 0]
             self.shock_logsum[done] = 0.0  # no drift from float sums
             self.shock_active[done] = 0
+            # only taking a loss out can leave a sum above zero; adding one (<= 0) to a sum
+            # above zero may leave it there too, and then the person is on the list already
+            was = np.concatenate([self._drifted, who])
+            self._drifted = np.unique(was[self.shock_logsum[was] > 0])
 
     def _pay(self, d: int, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
         """Apply payments, booking collections, agency fees and episode recoveries."""
@@ -1384,9 +1451,12 @@ class Run:
         base, logsum, stim = (np.empty(k, np.float32) for _ in range(3))
         will, agency, u = np.empty(k, np.float32), np.empty(k, np.bool_), np.empty(k)
         b = self.sc.behaviour
+        by_ability = b.ability_exponent >= 1.0
+        top = b.base_hazard * (self._ability_max if by_ability else 1.0) * self._willing_max
         k = _repayment_candidates(w, bk.due, self._paid_today, bk.person, pp.ability,
-                                  self.shock_logsum, self.stim, self.agency_until,
-                                  pp.willingness, b.base_hazard, b.ability_exponent >= 1.0,
+                                  self.shock_logsum, self.stim, np.flatnonzero(self._stirred),
+                                  self.agency_until, pp.willingness, b.base_hazard, top,
+                                  len(self._drifted) > 0, by_ability,
                                   self.streams.key("repay", d), idx, p, base, logsum, stim,
                                   will, agency, u)
         if not k:

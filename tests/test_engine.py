@@ -14,7 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.config import load_scenario, load_strategy
-from sim.engine import Agenda, Run, Simulation, _due_within, dom_runs, due_day_runs, run, run_arms
+from sim.engine import (
+    Agenda,
+    Run,
+    Simulation,
+    _due_within,
+    dom_runs,
+    due_day_runs,
+    merge_sorted,
+    run,
+    run_arms,
+)
 from tests.conftest import small
 
 
@@ -114,6 +124,23 @@ def test_the_due_scan_over_due_day_runs_finds_what_the_whole_book_scan_finds(see
     assert np.array_equal(_due_within(nd, day, wanted, *due_day_runs(cal, runs, day, wanted)),
                           _due_within(nd, day, wanted, *whole))
     assert dom_runs(dom[::-1]) is None or np.all(dom == dom[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.lists(st.integers(0, 60), max_size=40), b=st.lists(st.integers(0, 60), max_size=40),
+       c=st.lists(st.integers(0, 60), max_size=5), sort_a=st.booleans(), sort_b=st.booleans())
+def test_merge_sorted_is_the_sorted_union(a, b, c, sort_a, sort_b):
+    # ascending inputs take the compiled merge, others the sort: both are the union
+    a = np.array(sorted(a) if sort_a else a, np.int64)
+    b = np.array(sorted(b) if sort_b else b, np.int64)
+    c = np.array(c, np.int64)
+    for parts in ((b,), (b, c)):
+        got = merge_sorted(a, *parts)
+        assert got.dtype == np.int64
+        if not any(len(p) for p in parts):
+            assert got is a
+        else:
+            assert np.array_equal(got, np.union1d(a, np.concatenate(parts)))
 
 
 @settings(max_examples=100, deadline=None)
@@ -277,16 +304,19 @@ def test_the_compiled_ending_scan_equals_the_numpy_masks(seed, n):
     assert np.array_equal(still, (status2[e] == lg.ACTIVE) & (n_left[e] == 0) & ~vacant2[e])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60),
        exponent=st.sampled_from([0.0, 0.5, 1.0, 4.0]),
-       hazard=st.sampled_from([0.0, 0.04, 0.3, 5.0]))
-def test_the_repayment_candidates_hold_every_slot_that_repays(seed, n, exponent, hazard):
+       hazard=st.sampled_from([0.0, 0.04, 0.3, 5.0]), drifted=st.booleans(),
+       stirred=st.lists(st.booleans(), min_size=4, max_size=4))
+def test_the_repayment_candidates_hold_every_slot_that_repays(seed, n, exponent, hazard,
+                                                              drifted, stirred):
     """_repayment_candidates against the numpy code it replaced in Run._repayments: of the
-    slots that owe and paid nothing today it keeps, in order, every one whose uniform is
-    below its repayment probability (so the day's payers are the same), with the same
-    persons, traits, stimulus (summed over its four rows bit for bit) and uniforms; and
-    it drops only slots that do not pay."""
+    slots that owe and paid nothing today it keeps, in order, exactly those whose uniform
+    is below the slot's own bound (or at an agency, or with a log-sum above zero), with
+    the same persons, traits, stimulus (summed over its four rows bit for bit, of which
+    only the stirred ones are read) and uniforms; the first pass's bound for the whole
+    book drops none of them. And it drops only slots that do not pay."""
     from sim import behaviour as bh
     from sim.engine import NONE, _repayment_candidates
     from sim.rng import Streams
@@ -301,21 +331,35 @@ def test_the_repayment_candidates_hold_every_slot_that_repays(seed, n, exponent,
     # a shock's log-sum is never positive but for float drift; the kernel keeps a positive
     # one whatever the bound (here a large one, so that the guard is what keeps it)
     logsum = np.where(rng.random(persons) < 0.3, np.log(rng.random(persons)), 0.0)
-    logsum = np.where(rng.random(persons) < 0.1, 0.7, logsum).astype(np.float32)
+    if drifted:
+        logsum = np.where(rng.random(persons) < 0.1, 0.7, logsum)
+    logsum = logsum.astype(np.float32)
     will = (rng.random(persons) * 1.5).astype(np.float32)
     stim_all = (rng.random((4, slots)) * rng.choice([0, 1e-3, 1, 50], (4, slots))).astype(
         np.float32)
+    stim_all[~np.array(stirred)] = 0.0  # a row never written to is zero
+    rows = np.flatnonzero(stirred)
     agency_until = np.where(rng.random(slots) < 0.3, 7, NONE).astype(np.int32)
     want = w[(due[w] > 0) & ~paid[w]]
     out = [np.empty(n, np.int64), np.empty(n, np.int64), *(np.empty(n, np.float32)
                                                            for _ in range(4)),
            np.empty(n, np.bool_), np.empty(n)]
     idx, p, base, ls, stim, wl, agency, u = out
-    k = _repayment_candidates(w, due, paid, person, ability, logsum, stim_all, agency_until,
-                              will, hazard, exponent >= 1.0, streams.key("repay", day), idx, p,
-                              base, ls, stim, wl, agency, u)
+    by_ability = exponent >= 1.0
+    top = hazard * (float(ability.max()) if by_ability else 1.0) * float(will.max())
+    k = _repayment_candidates(w, due, paid, person, ability, logsum, stim_all, rows,
+                              agency_until, will, hazard, top, bool((logsum > 0).any()),
+                              by_ability, streams.key("repay", day), idx, p, base, ls, stim,
+                              wl, agency, u)
     kept = idx[:k]
-    assert np.all(np.isin(kept, want)) and np.all(np.diff(kept) > 0)
+    # the one-pass decision, slot by slot, in float64 as the kernel computes it
+    q = person[want]
+    s_want = np.take(stim_all, want, axis=1).sum(axis=0)
+    a = ability[q].astype(np.float64) if by_ability else 1.0
+    bound = hazard * a * will[q].astype(np.float64) * (1.0 + s_want.astype(np.float64)) * 1.001
+    u_want = streams.uniform("repay", day, want, 0)
+    assert np.array_equal(kept, want[(u_want < bound) | (agency_until[want] != NONE)
+                                     | (logsum[q] > 0)])
     q = person[kept]
     assert np.array_equal(p[:k], q)
     assert np.array_equal(base[:k], ability[q]) and np.array_equal(ls[:k], logsum[q])
@@ -324,14 +368,13 @@ def test_the_repayment_candidates_hold_every_slot_that_repays(seed, n, exponent,
     assert np.array_equal(stim[:k].view(np.uint32), summed.view(np.uint32))
     assert np.array_equal(agency[:k], agency_until[kept] != NONE)
     assert np.array_equal(u[:k], streams.uniform("repay", day, kept, 0))
-    assert np.all(np.isin(want[agency_until[want] != NONE], kept))
     # the numpy decision over every slot that owes (at an agency: any raised stimulus)
-    q = person[want]
-    s_all = np.take(stim_all, want, axis=1).sum(axis=0)
+    s_all = s_want.copy()
     s_all[agency_until[want] != NONE] += np.float32(2.0)
+    q = person[want]
     prob = bh.repayment_probability(hazard, ability[q] * np.exp(logsum[q]), will[q], s_all,
                                     exponent)
-    pays = want[streams.uniform("repay", day, want, 0) < prob]
+    pays = want[u_want < prob]
     assert np.all(np.isin(pays, kept))
 
 
