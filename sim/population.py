@@ -13,6 +13,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy.special import betaincinv, expit, logit, ndtri
 
@@ -224,12 +225,28 @@ def draw_plan(product: Product, streams: Streams, person: np.ndarray, plan_no: n
               stream: str = "reborrow"):
     """Principal (cents) and term of a person's k-th plan: a pure function of (person, k)."""
     u1, u2 = streams.uniform_rows([(stream, 0, 0), (stream, 0, 1)], person, plan_no * 2)
-    principal = product.principal_median * np.exp(product.principal_sigma * ndtri(u1))
-    # np.clip, without its overhead on the few plans of a day (no NaN here)
-    principal = np.minimum(np.maximum(principal, 100.0), product.principal_max)
+    # the exponential stays in numpy (its bits are numpy's); the rest is one compiled pass,
+    # as this runs every day for the day's few new plans
+    e = np.exp(product.principal_sigma * ndtri(u1))
     cum, terms = _term_table(tuple(product.term_shares), tuple(product.terms))
-    term = terms[np.minimum(np.searchsorted(cum, u2, side="right"), len(cum) - 1)]
-    return np.round(principal * 100).astype(np.int64), term
+    cents, term = np.empty(len(e), np.int64), np.empty(len(e), np.int32)
+    _plan_of(e, u2, product.principal_median, product.principal_max, cum, terms, cents, term)
+    return cents, term
+
+
+@numba.njit(cache=True, nogil=True)
+def _plan_of(e, u2, median, top, cum, terms, cents, term):  # pragma: no cover - compiled
+    """Principal: median x e, clipped to [100, top], in whole cents (rounded half to even,
+    as np.round); term: the first whose cumulative share is above u2 (np.searchsorted,
+    side "right"), the last at most."""
+    last = cum.shape[0] - 1
+    for j in range(e.shape[0]):
+        x = min(max(median * e[j], 100.0), top)
+        cents[j] = np.int64(np.rint(x * 100))
+        k = 0
+        while k < last and cum[k] <= u2[j]:
+            k += 1
+        term[j] = terms[k]
 
 
 @functools.lru_cache(maxsize=16)
