@@ -839,6 +839,16 @@ def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all,
     return n
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def due_pay_chance(ability, oversight, strategic, factor):  # pragma: no cover - compiled
+    """behaviour.due_pay_probability of one slot from its float32 traits, with the
+    numpy code's float operations in its order and precision: the miss in float64 (the
+    reminder's ``factor`` is a float64), one minus the refusal share in float32 (a
+    float32 array minus a Python float stays float32), the products in float64."""
+    miss = np.float64(oversight) * factor
+    return np.float64(ability) * (1.0 - miss) * np.float64(np.float32(1.0) - strategic)
+
+
 @numba.njit(cache=True, nogil=True)
 def _bill_due(soon, d, status, vacant, n_left, unbilled, inst, fee_amt, due, fees, fee_flow,
               paid, next_due_month, last_due_month, next_due_day, oldest_month, oldest_day,
@@ -892,8 +902,8 @@ def _bill_due(soon, d, status, vacant, n_left, unbilled, inst, fee_amt, due, fee
                 continue
             ov = ov_tab[segment[q]] if ov_tab.shape[0] else ov_all[q]
             sg = st_tab[segment[q]] if st_tab.shape[0] else st_all[q]
-            miss = np.float64(ov) * (cut_factor if last_reminder[i] >= reminded_from else 1.0)
-            prob = np.float64(ability[q]) * (1.0 - miss) * np.float64(np.float32(1.0) - sg)
+            prob = due_pay_chance(ability[q], ov, sg,
+                                  cut_factor if last_reminder[i] >= reminded_from else 1.0)
             if draw_at(i, key) < prob:
                 paid_total += lg.pay_one(i, c, due, fees, paid, inst, fee_amt, last_due_month,
                                          oldest_month, oldest_day, dom, month_first, off)
