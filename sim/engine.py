@@ -334,6 +334,20 @@ def due_day_runs(cal: lg.Calendar, runs: np.ndarray, d: int,
     return runs[x], runs[x + 1]
 
 
+def due_day_runs_table(cal: lg.Calendar, runs: np.ndarray, days: int,
+                       offsets: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``due_day_runs`` of every day 0..days, in a few whole-array steps: worked out once
+    at set-up instead of a dozen Python steps every morning."""
+    day = np.arange(days + 1)[:, None] + np.flatnonzero(offsets)[None, :]
+    month = np.searchsorted(cal.month_first, day, side="right") - 1
+    doms = day - cal.month_first[month] + 1
+    out = []
+    for row in doms:
+        x = np.unique(row)
+        out.append((runs[x], runs[x + 1]))
+    return out
+
+
 @numba.njit(cache=True, nogil=True)
 def _agent_outcomes(p, contactability, prof, u, rpc_given_answer, fixed_minutes, outcome,
                     minutes, conv):  # pragma: no cover - compiled
@@ -1192,6 +1206,8 @@ class Run:
         # the book is in due-day order (population.generate) and stays so (a joiner takes
         # the slot's due day): billing scans only the runs of the days it looks at
         self._dom_run = dom_runs(self.book.dom)
+        self._runs_by_day = (None if self._dom_run is None else due_day_runs_table(
+            self.cal, self._dom_run, self.days, self._pre_due_offsets))
         self._n_idle = lg.count_idle_vacant(self.book.status, self.vacant)[0]
         self._refresh_risk()
 
@@ -1390,8 +1406,10 @@ class Run:
             self.shock_active[done] = 0
             # only taking a loss out can leave a sum above zero; adding one (<= 0) to a sum
             # above zero may leave it there too, and then the person is on the list already
-            was = np.concatenate([self._drifted, who])
-            self._drifted = np.unique(was[self.shock_logsum[was] > 0])
+            up = who[self.shock_logsum[who] > 0]
+            if len(up) or len(self._drifted):  # seldom: float sums mostly come back to <= 0
+                was = np.concatenate([self._drifted, up])
+                self._drifted = np.unique(was[self.shock_logsum[was] > 0])
 
     def _pay(self, d: int, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
         """Apply payments, booking collections, agency fees and episode recoveries."""
@@ -1598,6 +1616,8 @@ class Run:
     def _due_runs(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         if self._dom_run is None:  # not in due-day order: the whole book
             return np.zeros(1, np.int64), np.full(1, self.n, np.int64)
+        if d < len(self._runs_by_day):
+            return self._runs_by_day[d]
         return due_day_runs(self.cal, self._dom_run, d, self._pre_due_offsets)
 
     def _leave(self, d: int, idx: np.ndarray, code: int,
@@ -2181,6 +2201,10 @@ class Run:
             assert not bal[~active].any(), "a slot that is not active owes money"
             assert total == int(bal.sum()), "the running unbilled total drifted"
             assert np.array_equal(self._recent_sum, self.recent.sum(axis=1)), "7-day counts drifted"
+            # the repayment pass's bound for the whole book holds only while every shock
+            # log-sum above zero is on the list
+            assert np.isin(np.flatnonzero(self.shock_logsum > 0), self._drifted).all(), \
+                "a shock log-sum above zero is not on the drift list"
             assert (n_idle, n_vacant) == lg.count_idle_vacant(bk.status, self.vacant), \
                 "the running counts of idle and vacant slots drifted"
             same = bk.person == self._prev_person

@@ -21,6 +21,7 @@ from sim.engine import (
     _due_within,
     dom_runs,
     due_day_runs,
+    due_day_runs_table,
     merge_sorted,
     run,
     run_arms,
@@ -124,6 +125,11 @@ def test_the_due_scan_over_due_day_runs_finds_what_the_whole_book_scan_finds(see
     assert np.array_equal(_due_within(nd, day, wanted, *due_day_runs(cal, runs, day, wanted)),
                           _due_within(nd, day, wanted, *whole))
     assert dom_runs(dom[::-1]) is None or np.all(dom == dom[0])
+    # the table worked out at set-up holds the same runs, day by day
+    table = due_day_runs_table(cal, runs, 540, wanted)
+    for d in {0, day, 539, 540}:
+        for got, want in zip(table[d], due_day_runs(cal, runs, d, wanted), strict=True):
+            assert np.array_equal(got, want)
 
 
 @settings(max_examples=200, deadline=None)
