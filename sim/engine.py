@@ -201,6 +201,11 @@ class SlotSet:
             self._new = []
         return self.idx
 
+    def any(self) -> bool:
+        """False only when no slot can be in the state (nothing added since the members
+        were last read and all of them dropped)."""
+        return bool(len(self.idx) or self._new)
+
     def keep(self, mask: np.ndarray) -> np.ndarray:
         """Drop the members (as returned by ``members``) where mask is False."""
         self.idx = self.idx[mask]
@@ -744,25 +749,29 @@ def _actions_kernel(idx, rule, dpd, bucket, gone, first, channel, call, ivr, eve
 
 
 @numba.njit(cache=True, nogil=True)
-def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new, late,
-            open_):  # pragma: no cover - compiled
+def _triage(w, dpd, charge_off_dpd, legal_day, any_court, vacant, ep, agency_until, any_agency,
+            co, new, late, open_):  # pragma: no cover - compiled
     """The owing slots ``w`` (DPD ``dpd``) sorted for the day in one pass: charged off
     today (past ``charge_off_dpd``, held, not in court; positions into ``co``); and of
     the others past due: every one (positions into ``late``), those with no episode yet
     (slots into ``new``), and those the strategy works (``open_`` by position: held, not
-    at an agency, not in court). Returns the three counts."""
+    at an agency, not in court). ``any_court`` / ``any_agency`` False: no slot is in
+    court / at an agency, and those arrays are not read (the pass is bound by memory
+    traffic, and most strategies place nobody). Returns the three counts."""
     n_co = n_new = n_late = 0
     m = w.shape[0]
     for j in range(m):
         if j + AHEAD < m:
             k = w[j + AHEAD]
             prefetch(vacant, k)
-            prefetch(legal_day, k)
             prefetch(ep, k)
-            prefetch(agency_until, k)
+            if any_court:
+                prefetch(legal_day, k)
+            if any_agency:
+                prefetch(agency_until, k)
         i = w[j]
         held = not vacant[i]
-        court = legal_day[i] != NONE
+        court = any_court and legal_day[i] != NONE
         if dpd[j] > charge_off_dpd and held and not court:
             co[n_co] = j
             n_co += 1
@@ -775,14 +784,14 @@ def _triage(w, dpd, charge_off_dpd, legal_day, vacant, ep, agency_until, co, new
             if ep[i] < 0 and held:
                 new[n_new] = i
                 n_new += 1
-        open_[j] = past and held and agency_until[i] == NONE and not court
+        open_[j] = past and held and not (any_agency and agency_until[i] != NONE) and not court
     return n_co, n_new, n_late
 
 
 @numba.njit(cache=True, nogil=True)
 def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all, rows,
-                          agency_until, willingness, hazard, top, drift, by_ability, key, idx,
-                          p, base, ls, stim, will, agency, u):  # pragma: no cover - compiled
+                          agency_until, any_agency, willingness, hazard, top, drift, by_ability,
+                          key, idx, p, base, ls, stim, will, agency, u):  # pragma: no cover
     """The owing slots ``w`` that still have instalments due, paid nothing today and may
     repay today, with what the repayment hazard reads of them: person, baseline ability
     and shock log-sum (of the person), the stimulus summed over the four classes in class
@@ -790,7 +799,7 @@ def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all,
     uniform (``key``: the "repay" stream's, draw 0). Only the stimulus ``rows`` ever
     written to are read: the others are zero, and adding a zero to a sum of non-negative
     float32 terms leaves its bits as they are (a strategy that sends nothing reads one
-    row of four).
+    row of four), and ``agency_until`` only if ``any_agency`` (some slot may be at one).
 
     A slot pays when its uniform is below p = 1 - exp(-lam), lam = hazard a^k w (1 + s)
     (behaviour.repayment_probability), and p <= lam. With a = base exp(logsum) <= base
@@ -816,7 +825,8 @@ def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all,
             k = w[j + AHEAD]
             prefetch(due, k)
             prefetch(paid_today, k)
-            prefetch(agency_until, k)
+            if any_agency:
+                prefetch(agency_until, k)
             for r in rows:
                 prefetch_2d(stim_all, r, k)
         i = w[j]
@@ -825,7 +835,7 @@ def _repayment_candidates(w, due, paid_today, person, ability, logsum, stim_all,
         x = np.float32(0.0)
         for r in rows:
             x = x + stim_all[r, i]
-        at_agency = agency_until[i] != NONE
+        at_agency = any_agency and agency_until[i] != NONE
         ui = draw_at(i, key)
         if not (ui < top * (1.0 + np.float64(x)) * 1.001 or at_agency or drift):
             continue
@@ -1304,7 +1314,8 @@ class Run:
         co, new, late = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.int64)
         open_ = np.empty(k, bool)
         n_co, n_new, n_late = _triage(w, dpd_w, sc.product.charge_off_dpd, self.legal_day,
-                                      self.vacant, self.ep, self.agency_until, co, new, late,
+                                      self._filed.any(), self.vacant, self.ep,
+                                      self.agency_until, self._placed.any(), co, new, late,
                                       open_)
         if n_co:
             co_pos = co[:n_co]
@@ -1483,8 +1494,8 @@ class Run:
         top = b.base_hazard * (self._ability_max if by_ability else 1.0) * self._willing_max
         k = _repayment_candidates(w, bk.due, self._paid_today, bk.person, pp.ability,
                                   self.shock_logsum, self.stim, np.flatnonzero(self._stirred),
-                                  self.agency_until, pp.willingness, b.base_hazard, top,
-                                  len(self._drifted) > 0, by_ability,
+                                  self.agency_until, self._placed.any(), pp.willingness,
+                                  b.base_hazard, top, len(self._drifted) > 0, by_ability,
                                   self.streams.key("repay", d), idx, p, base, logsum, stim,
                                   will, agency, u)
         if not k:
@@ -2205,6 +2216,9 @@ class Run:
             # log-sum above zero is on the list
             assert np.isin(np.flatnonzero(self.shock_logsum > 0), self._drifted).all(), \
                 "a shock log-sum above zero is not on the drift list"
+            # the owing set's passes skip these arrays when the sets say nobody is there
+            assert np.isin(np.flatnonzero(self.agency_until != NONE), self._placed.members()).all()
+            assert np.isin(np.flatnonzero(self.legal_day != NONE), self._filed.members()).all()
             assert (n_idle, n_vacant) == lg.count_idle_vacant(bk.status, self.vacant), \
                 "the running counts of idle and vacant slots drifted"
             same = bk.person == self._prev_person

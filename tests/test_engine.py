@@ -252,26 +252,31 @@ def test_the_compiled_reach_filter_equals_the_numpy_masks(seed, n, needs):
 
 
 @settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), co_dpd=st.integers(0, 200))
-def test_the_compiled_triage_equals_the_numpy_masks(seed, n, co_dpd):
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), co_dpd=st.integers(0, 200),
+       court=st.booleans(), agency=st.booleans())
+def test_the_compiled_triage_equals_the_numpy_masks(seed, n, co_dpd, court, agency):
     """_triage against the numpy masks it replaced in Run.start_of_day, _episodes and
     _strategy: the charge-offs, then (with their DPD zeroed, as the old code did) the
-    slots past due, the new episodes and the slots the rules work."""
+    slots past due, the new episodes and the slots the rules work. With nobody in court
+    or at an agency the pass may be told so (and then need not read those arrays)."""
     from sim.engine import NONE, _triage
 
     rng = np.random.default_rng(seed)
     slots = 100
     w = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
     dpd = rng.choice([0, 1, 2, co_dpd, co_dpd + 1, 400], n).astype(np.int32)
-    legal_day = np.where(rng.random(slots) < 0.2, 9, NONE).astype(np.int32)
-    agency_until = np.where(rng.random(slots) < 0.2, 30, NONE).astype(np.int32)
+    legal_day = np.where(rng.random(slots) < 0.2 * court, 9, NONE).astype(np.int32)
+    agency_until = np.where(rng.random(slots) < 0.2 * agency, 30, NONE).astype(np.int32)
+    # the flags say "may be": True whenever somebody is, and sometimes when nobody is
+    any_court = bool((legal_day != NONE).any() or rng.random() < 0.5)
+    any_agency = bool((agency_until != NONE).any() or rng.random() < 0.5)
     vacant, ep = rng.random(slots) < 0.2, np.where(rng.random(slots) < 0.5, 3, -1)
     co_m = (dpd > co_dpd) & (legal_day[w] == NONE) & ~vacant[w]
     after = np.where(co_m, 0, dpd)
     co, new, late = (np.empty(n, np.int64) for _ in range(3))
     open_ = np.empty(n, bool)
-    n_co, n_new, n_late = _triage(w, dpd, co_dpd, legal_day, vacant, ep, agency_until, co, new,
-                                  late, open_)
+    n_co, n_new, n_late = _triage(w, dpd, co_dpd, legal_day, any_court, vacant, ep,
+                                  agency_until, any_agency, co, new, late, open_)
     assert np.array_equal(co[:n_co], np.flatnonzero(co_m))
     assert np.array_equal(w[late[:n_late]], w[after >= 1])
     assert np.array_equal(new[:n_new], w[(after >= 1) & (ep[w] < 0) & ~vacant[w]])
@@ -314,9 +319,9 @@ def test_the_compiled_ending_scan_equals_the_numpy_masks(seed, n):
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60),
        exponent=st.sampled_from([0.0, 0.5, 1.0, 4.0]),
        hazard=st.sampled_from([0.0, 0.04, 0.3, 5.0]), drifted=st.booleans(),
-       stirred=st.lists(st.booleans(), min_size=4, max_size=4))
+       stirred=st.lists(st.booleans(), min_size=4, max_size=4), placed=st.booleans())
 def test_the_repayment_candidates_hold_every_slot_that_repays(seed, n, exponent, hazard,
-                                                              drifted, stirred):
+                                                              drifted, stirred, placed):
     """_repayment_candidates against the numpy code it replaced in Run._repayments: of the
     slots that owe and paid nothing today it keeps, in order, exactly those whose uniform
     is below the slot's own bound (or at an agency, or with a log-sum above zero), with
@@ -345,7 +350,8 @@ def test_the_repayment_candidates_hold_every_slot_that_repays(seed, n, exponent,
         np.float32)
     stim_all[~np.array(stirred)] = 0.0  # a row never written to is zero
     rows = np.flatnonzero(stirred)
-    agency_until = np.where(rng.random(slots) < 0.3, 7, NONE).astype(np.int32)
+    agency_until = np.where(rng.random(slots) < 0.3 * placed, 7, NONE).astype(np.int32)
+    any_agency = bool((agency_until != NONE).any() or rng.random() < 0.5)  # "may be"
     want = w[(due[w] > 0) & ~paid[w]]
     out = [np.empty(n, np.int64), np.empty(n, np.int64), *(np.empty(n, np.float32)
                                                            for _ in range(4)),
@@ -354,7 +360,8 @@ def test_the_repayment_candidates_hold_every_slot_that_repays(seed, n, exponent,
     by_ability = exponent >= 1.0
     top = hazard * (float(ability.max()) if by_ability else 1.0) * float(will.max())
     k = _repayment_candidates(w, due, paid, person, ability, logsum, stim_all, rows,
-                              agency_until, will, hazard, top, bool((logsum > 0).any()),
+                              agency_until, any_agency, will, hazard, top,
+                              bool((logsum > 0).any()),
                               by_ability, streams.key("repay", day), idx, p, base, ls, stim,
                               wl, agency, u)
     kept = idx[:k]
