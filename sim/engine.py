@@ -939,6 +939,33 @@ def _bill_due(soon, d, status, vacant, n_left, unbilled, inst, fee_amt, due, fee
 
 
 @numba.njit(cache=True, nogil=True)
+def _bill_deferred(ci, amount, a, q_of, segment, ov_tab, ov_all, st_tab, st_all, last_reminder,
+                   reminded_from, cut_factor, key, late_rate, late_fixed, due, fees, fee_flow,
+                   paid, inst, fee_amt, last_due_month, oldest_month, oldest_day, dom,
+                   month_first, off, miss_recent):  # pragma: no cover - compiled
+    """The due-date decision of the bills ``_bill_due`` left to the caller (current slots
+    ``ci``, billed ``amount``, persons ``q_of``), given their abilities ``a`` (float32,
+    numpy's exp of the shock log-sum): the same chance, draw, payment or late fee and
+    recent miss as ``_bill_due`` applies to the others. Returns (late fees, paid)."""
+    fees_total = paid_total = 0
+    for j in range(ci.shape[0]):
+        i, q, c = ci[j], q_of[j], amount[j]
+        ov = ov_tab[segment[q]] if ov_tab.shape[0] else ov_all[q]
+        sg = st_tab[segment[q]] if st_tab.shape[0] else st_all[q]
+        prob = due_pay_chance(a[j], ov, sg,
+                              cut_factor if last_reminder[i] >= reminded_from else 1.0)
+        if draw_at(i, key) < prob:
+            paid_total += lg.pay_one(i, c, due, fees, paid, inst, fee_amt, last_due_month,
+                                     oldest_month, oldest_day, dom, month_first, off)
+        else:
+            fees_total += lg.miss_one(i, c, late_rate, late_fixed, fees, fee_flow,
+                                      oldest_month, oldest_day, last_due_month, dom,
+                                      month_first, off)
+            miss_recent[i] = miss_recent[i] + np.float32(1.0)
+    return fees_total, paid_total
+
+
+@numba.njit(cache=True, nogil=True)
 def _pay_slots(idx, amount, d, agency_until, legal_day, ep_of, collected, paid_today, due, fees,
                paid, inst, fee_amt, last_due_month, oldest_month, oldest_day, dom, month_first,
                off, out):  # pragma: no cover - compiled
@@ -1586,21 +1613,19 @@ class Run:
         idx = billed[:nb]
         bk.unbilled_total -= billed_total
         if nd:  # current slots of persons with a shock: their ability in numpy
-            ci, amount = deferred[:nd], deferred_amount[:nd]
+            ci = deferred[:nd]
             p = bk.person[ci]
-            reminded = self.last_reminder[ci] >= d - b.reminder_window_days
-            seg = pp.segment[p]
-            prob = bh.due_pay_probability(self._ability_of(p), self._trait("oversight", p, seg),
-                                          self._trait("strategic", p, seg), reminded,
-                                          b.reminder_miss_cut)
-            pays = self.streams.uniform("due", d, ci) < prob
-            if pays.any():
-                payments += int(lg.pay(bk, self.cal, ci[pays], amount[pays]).sum())
-            missed = ci[~pays]
-            if len(missed):
-                fees += int(lg.mark_missed(bk, self.cal, missed, amount[~pays],
-                                           pr.late_fee_rate, late_fixed).sum())
-                self.miss_recent[missed] += 1
+            late, paid = _bill_deferred(
+                ci, deferred_amount[:nd], self._ability_of(p), p, pp.segment,
+                tab.get("oversight", self._no_tab32), pp.oversight,
+                tab.get("strategic", self._no_tab32), pp.strategic, self.last_reminder,
+                d - b.reminder_window_days, 1.0 - b.reminder_miss_cut,
+                self.streams.key("due", d), float(pr.late_fee_rate), late_fixed, bk.due,
+                bk.fees, bk.fee_flow, bk.paid, bk.inst, bk.fee_amt, bk.last_due_month,
+                bk.oldest_month, bk.oldest_day, bk.dom, self.cal.month_first, self.cal._off,
+                self.miss_recent)
+            fees += late
+            payments += paid
         if nb:
             self.daily["fees"][d] += fees
             self.daily["payments"][d] += payments
@@ -2185,15 +2210,19 @@ class Run:
         money[0] = total - money[1:].sum()
         self.bucket_count[d] = counts
         self.bucket_balance[d] = money
-        agency = self._placed.members()
-        agency = self._placed.keep(self.agency_until[agency] != NONE)
-        legal = self._filed.members()
-        legal = self._filed.keep(self.legal_day[legal] != NONE)
-        re = self._replanned.members()
-        re = self._replanned.keep(bk.plan_type[re] != lg.ORIGINAL)
-        self.state_count[d] = (
-            n_idle, n_vacant, len(agency), len(legal),
-            np.count_nonzero(~self.vacant[re] & (bk.status[re] == lg.ACTIVE)))
+        # the sets drop the slots that left their state (none to look at if none was added)
+        n_agency = n_legal = n_replanned = 0
+        if self._placed.any():
+            agency = self._placed.members()
+            n_agency = len(self._placed.keep(self.agency_until[agency] != NONE))
+        if self._filed.any():
+            legal = self._filed.members()
+            n_legal = len(self._filed.keep(self.legal_day[legal] != NONE))
+        if self._replanned.any():
+            re = self._replanned.members()
+            re = self._replanned.keep(bk.plan_type[re] != lg.ORIGINAL)
+            n_replanned = np.count_nonzero(~self.vacant[re] & (bk.status[re] == lg.ACTIVE))
+        self.state_count[d] = n_idle, n_vacant, n_agency, n_legal, n_replanned
         self.daily["balance"][d] = total
         if self.cal.month_end[d]:
             code = np.zeros(self.n, np.int8)

@@ -822,6 +822,68 @@ def test_the_compiled_due_date_chance_has_the_bits_of_the_numpy_definition():
 
 
 @settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), tables=st.booleans())
+def test_the_deferred_bills_equal_the_numpy_code(seed, n, tables):
+    """_bill_deferred (the current slots of persons with a shock, whose ability is numpy's
+    float32 exp) against the numpy code of Run._billing it replaced: the chance
+    (behaviour.due_pay_probability), the "due" draw, the payments (ledger.pay), the late
+    fees (ledger.mark_missed), one more recent miss; every field, every cent."""
+    from sim import behaviour as bh
+    from sim import ledger as lg
+    from sim.engine import NONE, _bill_deferred
+    from sim.rng import Streams
+
+    rng = np.random.default_rng(seed)
+    slots, persons, segs = 50, 80, 4
+    cal = lg.Calendar(datetime.date(2024, 1, 1), 540, [])
+    d = int(rng.integers(40, 400))
+    streams = Streams(int(rng.integers(0, 2**31)))
+    bk = lg.Book(slots)
+    bk.dom[:] = rng.integers(1, 29, slots)
+    bk.last_due_month[:] = cal.month_of[d]
+    bk.inst[:] = rng.integers(100, 10**5, slots)
+    bk.fee_amt[:] = rng.integers(0, 500, slots)
+    bk.due[:] = 0  # current: the bill is what they owe
+    person = rng.permutation(persons)[:slots].astype(np.int64)
+    ability = rng.random(persons).astype(np.float32)
+    logsum = (-rng.random(persons)).astype(np.float32)
+    segment = rng.integers(0, segs, persons).astype(np.int8)
+    if tables:
+        ov_tab, st_tab = (rng.random(segs).astype(np.float32) * 0.5 for _ in range(2))
+        oversight, strategic = ov_tab[segment], st_tab[segment]
+    else:
+        ov_tab = st_tab = np.zeros(0, np.float32)
+        oversight, strategic = (rng.random(persons).astype(np.float32) * 0.5 for _ in range(2))
+    last_reminder = np.where(rng.random(slots) < 0.5, d - rng.integers(0, 10, slots), NONE)
+    last_reminder = last_reminder.astype(np.int32)
+    window, cut, late_rate, late_fixed = 5, 0.6, 0.05, 2_500
+    miss_recent = rng.random(slots).astype(np.float32)
+    ci = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    amount = rng.integers(1, 10**5, n)
+    bk.due[ci] = amount  # billed today
+    p = person[ci]
+    a = ability[p] * np.exp(logsum[p])
+
+    ref, ref_miss = copy.deepcopy(bk), miss_recent.copy()
+    reminded = last_reminder[ci] >= d - window
+    prob = bh.due_pay_probability(a, oversight[p], strategic[p], reminded, cut)
+    pays = streams.uniform("due", d, ci) < prob
+    paid = lg.pay(ref, cal, ci[pays], amount[pays])
+    late = lg.mark_missed(ref, cal, ci[~pays], amount[~pays], late_rate, late_fixed)
+    ref_miss[ci[~pays]] += 1
+
+    got_late, got_paid = _bill_deferred(
+        ci, amount, a, p, segment, ov_tab, oversight, st_tab, strategic, last_reminder,
+        d - window, 1.0 - cut, streams.key("due", d), late_rate, late_fixed, bk.due, bk.fees,
+        bk.fee_flow, bk.paid, bk.inst, bk.fee_amt, bk.last_due_month, bk.oldest_month,
+        bk.oldest_day, bk.dom, cal.month_first, cal._off, miss_recent)
+    assert (got_late, got_paid) == (late.sum(), paid.sum())
+    assert np.array_equal(miss_recent, ref_miss)
+    for name in ("due", "fees", "fee_flow", "paid", "oldest_month", "oldest_day"):
+        assert np.array_equal(getattr(bk, name), getattr(ref, name)), name
+
+
+@settings(max_examples=150, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), tables=st.booleans())
 def test_the_compiled_bills_equal_the_numpy_code(seed, n, tables):
     """_bill_due against the numpy code of Run._billing it replaced: the slots billed
