@@ -873,6 +873,30 @@ def due_pay_chance(ability, oversight, strategic, factor):  # pragma: no cover -
     return np.float64(ability) * (1.0 - miss) * np.float64(np.float32(1.0) - strategic)
 
 
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def due_date_one(i, q, a, c, segment, ov_tab, ov_all, st_tab, st_all, last_reminder,
+                 reminded_from, cut_factor, key, late_rate, late_fixed, due, fees, fee_flow, paid,
+                 inst, fee_amt, last_due_month, oldest_month, oldest_day, dom, month_first, off,
+                 miss_recent):  # pragma: no cover - compiled
+    """A current slot ``i`` (person ``q``, ability ``a``) on the due date of a bill of ``c``
+    cents: it pays with ``due_pay_chance`` (traits from the segment's table where there is
+    one, ``reminded_from``: a reminder from that day on cuts the oversight miss, to
+    ``cut_factor``) against the day's "due" draw (``key``), or misses it (late fee, oldest
+    unpaid date, one more recent miss). Returns (late fee, paid). Compiled without
+    reference counting: it is called per bill with arrays among its arguments, and
+    allocates nothing."""
+    ov = ov_tab[segment[q]] if ov_tab.shape[0] else ov_all[q]
+    sg = st_tab[segment[q]] if st_tab.shape[0] else st_all[q]
+    prob = due_pay_chance(a, ov, sg, cut_factor if last_reminder[i] >= reminded_from else 1.0)
+    if draw_at(i, key) < prob:
+        return 0, lg.pay_one(i, c, due, fees, paid, inst, fee_amt, last_due_month, oldest_month,
+                             oldest_day, dom, month_first, off)
+    late = lg.miss_one(i, c, late_rate, late_fixed, fees, fee_flow, oldest_month, oldest_day,
+                       last_due_month, dom, month_first, off)
+    miss_recent[i] = miss_recent[i] + np.float32(1.0)
+    return late, 0
+
+
 @numba.njit(cache=True, nogil=True)
 def _bill_due(soon, d, status, vacant, n_left, unbilled, inst, fee_amt, due, fees, fee_flow,
               paid, next_due_month, last_due_month, next_due_day, oldest_month, oldest_day,
@@ -924,14 +948,14 @@ def _bill_due(soon, d, status, vacant, n_left, unbilled, inst, fee_amt, due, fee
                 deferred[nd], deferred_amount[nd] = i, c
                 nd += 1
                 continue
-            ov = ov_tab[segment[q]] if ov_tab.shape[0] else ov_all[q]
-            sg = st_tab[segment[q]] if st_tab.shape[0] else st_all[q]
-            prob = due_pay_chance(ability[q], ov, sg,
-                                  cut_factor if last_reminder[i] >= reminded_from else 1.0)
-            if draw_at(i, key) < prob:
-                paid_total += lg.pay_one(i, c, due, fees, paid, inst, fee_amt, last_due_month,
-                                         oldest_month, oldest_day, dom, month_first, off)
-                continue
+            late, pays = due_date_one(i, q, ability[q], c, segment, ov_tab, ov_all, st_tab,
+                                      st_all, last_reminder, reminded_from, cut_factor, key,
+                                      late_rate, late_fixed, due, fees, fee_flow, paid, inst,
+                                      fee_amt, last_due_month, oldest_month, oldest_day, dom,
+                                      month_first, off, miss_recent)
+            fees_total += late
+            paid_total += pays
+            continue
         fees_total += lg.miss_one(i, c, late_rate, late_fixed, fees, fee_flow, oldest_month,
                                   oldest_day, last_due_month, dom, month_first, off)
         miss_recent[i] = miss_recent[i] + np.float32(1.0)
@@ -949,19 +973,13 @@ def _bill_deferred(ci, amount, a, q_of, segment, ov_tab, ov_all, st_tab, st_all,
     recent miss as ``_bill_due`` applies to the others. Returns (late fees, paid)."""
     fees_total = paid_total = 0
     for j in range(ci.shape[0]):
-        i, q, c = ci[j], q_of[j], amount[j]
-        ov = ov_tab[segment[q]] if ov_tab.shape[0] else ov_all[q]
-        sg = st_tab[segment[q]] if st_tab.shape[0] else st_all[q]
-        prob = due_pay_chance(a[j], ov, sg,
-                              cut_factor if last_reminder[i] >= reminded_from else 1.0)
-        if draw_at(i, key) < prob:
-            paid_total += lg.pay_one(i, c, due, fees, paid, inst, fee_amt, last_due_month,
-                                     oldest_month, oldest_day, dom, month_first, off)
-        else:
-            fees_total += lg.miss_one(i, c, late_rate, late_fixed, fees, fee_flow,
-                                      oldest_month, oldest_day, last_due_month, dom,
-                                      month_first, off)
-            miss_recent[i] = miss_recent[i] + np.float32(1.0)
+        late, pays = due_date_one(ci[j], q_of[j], a[j], amount[j], segment, ov_tab, ov_all,
+                                  st_tab, st_all, last_reminder, reminded_from, cut_factor, key,
+                                  late_rate, late_fixed, due, fees, fee_flow, paid, inst,
+                                  fee_amt, last_due_month, oldest_month, oldest_day, dom,
+                                  month_first, off, miss_recent)
+        fees_total += late
+        paid_total += pays
     return fees_total, paid_total
 
 
