@@ -1498,10 +1498,6 @@ class Run:
         elif has.any():
             self.eps.cost[ep[has]] += cents if np.ndim(cents) == 0 else cents[has]
 
-    def dpd_or_zero(self, idx: np.ndarray, d: int) -> np.ndarray:
-        od = self.book.oldest_day[idx]
-        return np.where(od == NONE, 0, d - od)
-
     def _promises(self, d: int) -> None:
         idx = self._promise_on.pop(d)
         idx = idx[self.promise_day[idx] == d]

@@ -821,6 +821,26 @@ def test_the_compiled_due_date_chance_has_the_bits_of_the_numpy_definition():
     assert np.array_equal(out.view(np.uint64), want.view(np.uint64))
 
 
+def _due_date_traits(rng, slots, persons, segs, tables, d, spread):
+    """What the due-date decision reads besides ability: segments, the oversight and
+    refusal shares (from per-segment tables, or per person with empty tables, each below
+    ``spread``), the last reminder days (some none) and the recent misses."""
+    from sim.engine import NONE
+
+    segment = rng.integers(0, segs, persons).astype(np.int8)
+    if tables:
+        ov_tab, st_tab = (rng.random(segs).astype(np.float32) * spread for _ in range(2))
+        oversight, strategic = ov_tab[segment], st_tab[segment]
+    else:
+        ov_tab = st_tab = np.zeros(0, np.float32)
+        oversight, strategic = (rng.random(persons).astype(np.float32) * spread
+                                for _ in range(2))
+    last_reminder = np.where(rng.random(slots) < 0.5, d - rng.integers(0, 10, slots), NONE)
+    miss_recent = rng.random(slots).astype(np.float32)
+    return (segment, ov_tab, st_tab, oversight, strategic, last_reminder.astype(np.int32),
+            miss_recent)
+
+
 @settings(max_examples=150, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), tables=st.booleans())
 def test_the_deferred_bills_equal_the_numpy_code(seed, n, tables):
@@ -830,7 +850,7 @@ def test_the_deferred_bills_equal_the_numpy_code(seed, n, tables):
     fees (ledger.mark_missed), one more recent miss; every field, every cent."""
     from sim import behaviour as bh
     from sim import ledger as lg
-    from sim.engine import NONE, _bill_deferred
+    from sim.engine import _bill_deferred
     from sim.rng import Streams
 
     rng = np.random.default_rng(seed)
@@ -847,17 +867,9 @@ def test_the_deferred_bills_equal_the_numpy_code(seed, n, tables):
     person = rng.permutation(persons)[:slots].astype(np.int64)
     ability = rng.random(persons).astype(np.float32)
     logsum = (-rng.random(persons)).astype(np.float32)
-    segment = rng.integers(0, segs, persons).astype(np.int8)
-    if tables:
-        ov_tab, st_tab = (rng.random(segs).astype(np.float32) * 0.5 for _ in range(2))
-        oversight, strategic = ov_tab[segment], st_tab[segment]
-    else:
-        ov_tab = st_tab = np.zeros(0, np.float32)
-        oversight, strategic = (rng.random(persons).astype(np.float32) * 0.5 for _ in range(2))
-    last_reminder = np.where(rng.random(slots) < 0.5, d - rng.integers(0, 10, slots), NONE)
-    last_reminder = last_reminder.astype(np.int32)
+    segment, ov_tab, st_tab, oversight, strategic, last_reminder, miss_recent = _due_date_traits(
+        rng, slots, persons, segs, tables, d, 0.5)
     window, cut, late_rate, late_fixed = 5, 0.6, 0.05, 2_500
-    miss_recent = rng.random(slots).astype(np.float32)
     ci = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
     amount = rng.integers(1, 10**5, n)
     bk.due[ci] = amount  # billed today
@@ -920,17 +932,9 @@ def test_the_compiled_bills_equal_the_numpy_code(seed, n, tables):
     person = rng.permutation(persons)[:slots].astype(np.int64)
     ability = rng.random(persons).astype(np.float32)
     logsum = np.where(rng.random(persons) < 0.2, -rng.random(persons), 0.0).astype(np.float32)
-    segment = rng.integers(0, segs, persons).astype(np.int8)
-    if tables:
-        ov_tab, st_tab = (rng.random(segs).astype(np.float32) * 0.3 for _ in range(2))
-        oversight, strategic = ov_tab[segment], st_tab[segment]
-    else:
-        ov_tab = st_tab = np.zeros(0, np.float32)
-        oversight, strategic = (rng.random(persons).astype(np.float32) * 0.3 for _ in range(2))
-    last_reminder = np.where(rng.random(slots) < 0.5, d - rng.integers(0, 10, slots), NONE)
-    last_reminder = last_reminder.astype(np.int32)
+    segment, ov_tab, st_tab, oversight, strategic, last_reminder, miss_recent = _due_date_traits(
+        rng, slots, persons, segs, tables, d, 0.3)
     window, cut, late_rate, late_fixed = 5, 0.6, 0.05, 2_500
-    miss_recent = rng.random(slots).astype(np.float32)
     soon = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
 
     # the numpy code
