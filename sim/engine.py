@@ -30,7 +30,7 @@ from .cores import Halves
 from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
 from .prefetch import AHEAD, prefetch, prefetch_2d
 from .rng import Streams, draw_at
-from .strategy import Observed, compile_actions, compile_rules, match, tone_factor
+from .strategy import compile_actions, match_rules, rule_table, tone_factor
 
 NONE, ACTIVE = lg.NONE, lg.ACTIVE
 AGENT, THIRD = KIND_CODES["agent_call"], KIND_CODES["third_party_call"]
@@ -1153,6 +1153,7 @@ class Run:
         self.complained = np.zeros(n, bool)
         self.last_plan = np.full(n, NONE, np.int32)
         self.rule_today = np.full(n, -1, np.int16)
+        self._ruled: list[np.ndarray] = []  # the slots rule_today is set for
         self.vacant = np.zeros(n, bool)
         self.exit_code = np.zeros(P, np.int8)
         self.exit_day = np.full(P, NONE, np.int32)
@@ -1205,7 +1206,7 @@ class Run:
         self._pre_due_ahead = max(self._pre_due_days, default=0)
         self._pre_due_offsets = np.zeros(self._pre_due_ahead + 1, bool)  # due in k days?
         self._pre_due_offsets[[0, *self._pre_due_days]] = True
-        self._rules = [compile_rules(s) for s in self.strategies]
+        self._rules = [rule_table(s) for s in self.strategies]
         self._actions = [compile_actions(s, self.cat.code, self.cat.kind, (AGENT, THIRD), IVR)
                          for s in self.strategies]
         self._seg_traits = {}
@@ -1728,7 +1729,9 @@ class Run:
         agency or in court); ``soon``: the slots whose next due date was today or on a
         pre-due reminder day at billing (a bill moves it 28+ days out)."""
         bk = self.book
-        self.rule_today[:] = -1
+        for idx in self._ruled:  # yesterday's rules: the slots they were set for
+            self.rule_today[idx] = -1
+        self._ruled = []
         holiday = d in self.cal.holidays
         requests: dict[tuple[float, int], list[np.ndarray]] = {}
         tones: dict[tuple[float, int], list[np.ndarray]] = {}
@@ -1765,15 +1768,13 @@ class Run:
             idx = w[m]
             if not len(idx):
                 continue
-            last_conv = self.gate.last_conversation[idx]
             dpd_i = dpd_w[m]
-            obs = Observed(bucket=lg.bucket_of(dpd_i), dpd=dpd_i, risk=self.risk[idx],
-                           cause=self.cause[idx], overdue_cents=bk.overdue(idx),
-                           broken_promises=self.broken[idx],
-                           days_since_conversation=np.where(last_conv == NONE, 10**6,
-                                                            d - last_conv))
-            rule = match(st, obs, self._rules[arm])
+            # strategy.match in one compiled pass: the per-slot state is read only where
+            # a rule asks for it
+            rule, bucket, bound = match_rules(self._rules[arm], idx, dpd_i, self.risk,
+                                              self.cause, bk.due, bk.fees, self.broken)
             self.rule_today[idx] = rule
+            self._ruled.append(idx)
             # agency placements and filings first: the slots they take get no actions
             gone = np.zeros(len(idx), bool)
             for i, r in enumerate(st.rules):
@@ -1781,17 +1782,18 @@ class Run:
                     continue
                 pos = np.flatnonzero(rule == i)
                 if r.place_agency_at_dpd is not None:
-                    go = pos[(obs.dpd[pos] >= r.place_agency_at_dpd)
+                    go = pos[(dpd_i[pos] >= r.place_agency_at_dpd)
                              & ~self.agency_done[idx[pos]]]
                     self._place_agency(d, idx[go])
                     gone[go] = True
                     pos = pos[~gone[pos]]
                 if r.legal_at_dpd is not None:
-                    go = pos[(obs.dpd[pos] >= r.legal_at_dpd)
+                    go = pos[(dpd_i[pos] >= r.legal_at_dpd)
                              & (bk.balance(idx[pos]) >= round(r.legal_min_balance * 100))]
                     self._file_legal(d, idx[go])
                     gone[go] = True
-            self._rule_actions(d, arm, idx, rule, obs, gone, avoid, requests, tones, tasks)
+            self._rule_actions(d, arm, idx, rule, dpd_i, bucket, gone, avoid, requests, tones,
+                               tasks, bound)
 
         exp = self.sc.collectors.task_expiry_days
         for k, desk in enumerate(self.desks):
@@ -1819,18 +1821,19 @@ class Run:
             self.env.process(self.dispatch(self.env, d, hour, c, idx, tone, key in reminders))
 
     def _rule_actions(self, d: int, arm: int, idx: np.ndarray, rule: np.ndarray,
-                      obs: Observed, gone: np.ndarray, avoid: bool, requests: dict,
-                      tones: dict, tasks: list[list[tuple[np.ndarray, ...]]]) -> None:
-        """The actions of the rules the slots ``idx`` are under (``_actions_kernel``), added
-        to the day's requests by (hour, channel) and to the desks' task lists."""
+                      dpd: np.ndarray, bucket: np.ndarray, gone: np.ndarray, avoid: bool,
+                      requests: dict, tones: dict, tasks: list[list[tuple[np.ndarray, ...]]],
+                      bound: int) -> None:
+        """The actions of the rules the slots ``idx`` (DPDs ``dpd``, buckets ``bucket``)
+        are under (``_actions_kernel``), added to the day's requests by (hour, channel)
+        and to the desks' task lists. ``bound``: at least the number of those actions."""
         at = self._actions[arm]
-        bound = int(np.diff(at.first)[rule[(rule >= 0) & ~gone]].sum())  # actions at most
         m_key, m_slot, m_tone = np.empty(bound, np.int64), np.empty(bound, np.int64), np.empty(bound)
         c_desk, c_slot = np.empty(bound, np.int16), np.empty(bound, np.int64)
         c_chan, c_prio, c_att = np.empty(bound, np.int16), np.empty(bound), np.empty(bound, np.int16)
         bk = self.book
         nm, nc = _actions_kernel(
-            idx, rule, obs.dpd, obs.bucket, gone, at.first, at.channel, at.call, at.ivr,
+            idx, rule, dpd, bucket, gone, at.first, at.channel, at.call, at.ivr,
             at.every, at.start, at.lut, at.lut_at, at.lut_len, at.no_contact, at.priority,
             at.attempts, at.key, self.tones[arm], avoid, d, self.gate.last_conversation,
             self.promise_day, self.desk_of_bucket, bk.due, bk.fees, self.risk, self.rpc_hist,

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .config import CAUSES, DELINQUENT_BUCKETS, TONES, Rule, Strategy
-from .ledger import BUCKET_EDGES
+from .ledger import _BUCKET_LUT, BUCKET_EDGES
 
 
 @dataclass
@@ -85,6 +86,96 @@ def match(strategy: Strategy, obs: Observed, rules: list[_Cond] | None = None) -
         out[m] = i
         free &= ~m
     return out
+
+
+@dataclass(frozen=True)
+class RuleTable:
+    """A strategy's rule conditions as flat arrays, for the compiled first-match pass
+    (``match_rules``): rule ``i`` holds for a slot in bucket ``b`` if ``buckets[i, b]``,
+    ``dpd_lo[i] <= dpd <= dpd_hi[i]``, the score within ``[risk_lo[i], risk_hi[i]]``
+    where ``has_risk[i]`` (float32, as numpy compares a float32 array with a Python
+    float), ``causes[i, cause]`` where ``has_cause[i]``, overdue cents at least ``min_overdue[i]`` and broken
+    promises at least ``min_broken[i]`` (0: no condition). ``n_actions``: each rule's
+    number of actions."""
+
+    buckets: np.ndarray
+    dpd_lo: np.ndarray
+    dpd_hi: np.ndarray
+    has_risk: np.ndarray
+    risk_lo: np.ndarray
+    risk_hi: np.ndarray
+    has_cause: np.ndarray
+    causes: np.ndarray
+    min_overdue: np.ndarray
+    min_broken: np.ndarray
+    n_actions: np.ndarray
+
+
+def rule_table(strategy: Strategy) -> RuleTable:
+    conds = compile_rules(strategy)
+    k = len(conds)
+    causes = np.ones((k, len(CAUSES)), bool)
+    for i, c in enumerate(conds):
+        if c.causes is not None:
+            causes[i] = c.causes
+    return RuleTable(
+        buckets=np.array([c.buckets for c in conds], bool).reshape(k, len(DELINQUENT_BUCKETS) + 1),
+        dpd_lo=np.array([c.dpd[0] if c.dpd else -(2**62) for c in conds], np.int64),
+        dpd_hi=np.array([c.dpd[1] if c.dpd else 2**62 for c in conds], np.int64),
+        has_risk=np.array([c.risk is not None for c in conds], bool),
+        risk_lo=np.array([c.risk[0] if c.risk else 0.0 for c in conds], np.float32),
+        risk_hi=np.array([c.risk[1] if c.risk else 1.0 for c in conds], np.float32),
+        has_cause=np.array([c.causes is not None for c in conds], bool), causes=causes,
+        min_overdue=np.array([c.min_overdue_cents for c in conds], np.int64),
+        min_broken=np.array([c.min_broken for c in conds], np.int64),
+        n_actions=np.array([len(r.actions) for r in strategy.rules], np.int64))
+
+
+def match_rules(table: RuleTable, idx: np.ndarray, dpd: np.ndarray, risk: np.ndarray,
+                cause: np.ndarray, due: np.ndarray, fees: np.ndarray,
+                broken: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``match`` in one compiled pass over the slots ``idx`` (with DPDs ``dpd``), reading
+    the per-slot arrays (score, revealed cause, due and fees, broken promises) only
+    where a rule asks: (rule per slot (-1: none), bucket per slot, the number of
+    actions of the rules matched)."""
+    rule, bucket = np.empty(len(idx), np.int16), np.empty(len(idx), np.int8)
+    t = table
+    n_act = _match_kernel(np.asarray(idx, np.int64), dpd, _BUCKET_LUT, t.buckets, t.dpd_lo,
+                          t.dpd_hi, t.has_risk, t.risk_lo, t.risk_hi, t.has_cause, t.causes, t.min_overdue,
+                          t.min_broken, t.n_actions, risk, cause, due, fees, broken, rule,
+                          bucket)
+    return rule, bucket, n_act
+
+
+@numba.njit(cache=True, nogil=True)
+def _match_kernel(idx, dpd, lut, buckets, dpd_lo, dpd_hi, has_risk, risk_lo, risk_hi, has_cause,
+                  causes, min_overdue, min_broken, n_actions, risk, cause, due, fees, broken, rule,
+                  bucket):  # pragma: no cover - compiled
+    """The first rule each slot meets (see RuleTable), into ``rule``, its bucket
+    (``lut`` by clipped DPD, as ledger.bucket_of) into ``bucket``; returns the sum of
+    the matched rules' action counts."""
+    n_act, top = 0, lut.shape[0] - 1
+    for j in range(idx.shape[0]):
+        s, r = idx[j], dpd[j]
+        b = lut[min(max(r, 0), top)]
+        bucket[j] = b
+        got = -1
+        for i in range(buckets.shape[0]):
+            if not buckets[i, b] or r < dpd_lo[i] or r > dpd_hi[i]:
+                continue
+            if has_risk[i] and (risk[s] < risk_lo[i] or risk[s] > risk_hi[i]):
+                continue
+            if has_cause[i] and not causes[i, cause[s]]:
+                continue
+            if min_overdue[i] and due[s] + fees[s] < min_overdue[i]:
+                continue
+            if min_broken[i] and broken[s] < min_broken[i]:
+                continue
+            got = i
+            n_act += n_actions[i]
+            break
+        rule[j] = got
+    return n_act
 
 
 PRIORITY_CODES = {"dpd": 0, "balance": 1, "risk": 2, "expected_recovery": 3}

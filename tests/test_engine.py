@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import datetime
 import functools
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -647,10 +646,11 @@ def test_the_compiled_rule_actions_equal_the_numpy_loop(seed, n, avoid, strategy
     dpd = rng.integers(1, 220, n).astype(np.int32)
     rule = rng.integers(-1, len(run.strategies[0].rules), n).astype(np.int16)
     gone = rng.random(n) < 0.1
-    obs = SimpleNamespace(dpd=dpd, bucket=lg.bucket_of(dpd))
+    bucket = lg.bucket_of(dpd)
     requests, tones, tasks = {}, {}, [[] for _ in run.desks]
-    run._rule_actions(d, 0, idx, rule, obs, gone, avoid, requests, tones, tasks)
-    ref = _ref_rule_actions(run, d, 0, idx, rule, dpd, obs.bucket, gone, avoid)
+    bound = int(np.diff(run._actions[0].first)[rule[(rule >= 0) & ~gone]].sum())
+    run._rule_actions(d, 0, idx, rule, dpd, bucket, gone, avoid, requests, tones, tasks, bound)
+    ref = _ref_rule_actions(run, d, 0, idx, rule, dpd, bucket, gone, avoid)
     assert sorted(requests) == sorted(ref[0])
     for key in requests:
         assert np.array_equal(np.concatenate(requests[key]), np.concatenate(ref[0][key]))
@@ -665,6 +665,61 @@ def test_the_compiled_rule_actions_equal_the_numpy_loop(seed, n, avoid, strategy
                                        strict=True):
                 assert col.dtype == dtype and np.array_equal(col, row.astype(dtype))
             assert np.array_equal(cols[2].view(np.uint64), b[2].view(np.uint64))
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300),
+       strategy=st.sampled_from(["every_action_feature", "seed_playbook", "risk_based",
+                                 "digital_first", "call_heavy", "hardship_first"]))
+def test_the_compiled_rule_match_equals_strategy_match(seed, n, strategy):
+    """strategy.match_rules (numba) against strategy.match (numpy, the definition) on
+    random state and on the stock strategies with random conditions added: the same
+    first rule per slot, the bucket of ledger.bucket_of, and the action count. Score
+    bounds such as 0.7 lie between two float32s: numpy compares the float32 scores in
+    float32, and so must the kernel (scores are drawn on and around those bounds)."""
+    from sim import ledger as lg
+    from sim.config import CAUSES
+    from sim.strategy import Observed, compile_rules, match, match_rules, rule_table
+
+    rng = np.random.default_rng(seed)
+    base = _run_for(strategy).strategies[0]
+    edges = [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0]
+    rules = []
+    for r in base.rules:
+        lo, hi = sorted(rng.choice(edges, 2))
+        up = {"risk": (float(lo), float(hi)) if rng.random() < 0.5 else r.risk,
+              "min_overdue": float(rng.choice([0.0, 50.0, 2000.0])) if rng.random() < 0.5
+              else r.min_overdue,
+              "min_broken_promises": int(rng.integers(0, 3)) if rng.random() < 0.5
+              else r.min_broken_promises}
+        if rng.random() < 0.3:
+            up["causes"] = list(rng.choice(CAUSES, int(rng.integers(1, len(CAUSES))), replace=False))
+        if rng.random() < 0.3:
+            a = int(rng.integers(0, 200))
+            up["dpd"] = (a, a + int(rng.integers(0, 100)))
+        rules.append(r.model_copy(update=up))
+    strat = base.model_copy(update={"rules": rules})
+    slots = 400
+    near = np.array(edges, np.float32)
+    risk = np.where(rng.random(slots) < 0.5, rng.choice(near, slots),
+                    rng.random(slots)).astype(np.float32)
+    risk = np.where(rng.random(slots) < 0.2, np.nextafter(risk, np.float32(2 * rng.random())),
+                    risk).astype(np.float32)
+    cause = rng.integers(0, len(CAUSES), slots).astype(np.int8)
+    due, fees = rng.integers(0, 300_000, slots), rng.integers(0, 10_000, slots)
+    broken = rng.integers(0, 4, slots).astype(np.int16)
+    idx = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    dpd = rng.integers(1, 400, n).astype(np.int32)
+    obs = Observed(bucket=lg.bucket_of(dpd), dpd=dpd, risk=risk[idx], cause=cause[idx],
+                   overdue_cents=due[idx] + fees[idx], broken_promises=broken[idx],
+                   days_since_conversation=np.zeros(n, np.int64))
+    want = match(strat, obs, compile_rules(strat))
+    rule, bucket, n_act = match_rules(rule_table(strat), idx, dpd, risk, cause, due, fees,
+                                      broken)
+    assert rule.dtype == want.dtype and np.array_equal(rule, want)
+    assert np.array_equal(bucket, obs.bucket)
+    per_rule = np.array([len(r.actions) for r in strat.rules], np.int64)
+    assert n_act == int(per_rule[want[want >= 0]].sum())
 
 
 def test_only_the_stimulus_rows_written_to_are_held_nonzero_and_decayed():
