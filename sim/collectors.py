@@ -95,7 +95,7 @@ class Desk:
         acct, channel, prio, attempts, age = acct[keep], channel[keep], prio[keep], attempts[keep], age[keep]
         # highest priority first, then the oldest, then by account; sorts are stable, so
         # requests already in account order need no third key
-        order = np.lexsort((-age, -prio)) if ascending else np.lexsort((acct, -age, -prio))
+        order = queue_order(prio, age) if ascending else np.lexsort((acct, -age, -prio))
         self.acct, self.channel, self.prio = acct[order], channel[order], prio[order]
         self.left = attempts[order].astype(np.int16)
         self.made = np.zeros(len(acct), dtype=np.int16)
@@ -107,6 +107,37 @@ class Desk:
 
     def end_of_day(self) -> None:
         self.backlog = int(np.count_nonzero(self.made == 0))
+
+
+def queue_order(prio: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """``np.lexsort((-age, -prio))``: highest priority first, then the oldest, then by
+    position. numpy's stable sorts of floats run a merge sort (about 100 ns a task at
+    a million accounts' queues); its unstable argsort is several times faster, and the
+    ties it leaves in no defined order are few (priorities are amounts, scores, DPDs),
+    so they are put in order afterwards. The order is total, so the result is the
+    same whatever sort numpy runs on the machine."""
+    key = -prio
+    order = np.argsort(key)
+    _order_ties(key, age, order)
+    return order
+
+
+@numba.njit(cache=True, nogil=True)
+def _order_ties(key, age, order):  # pragma: no cover - compiled
+    """Within each run of equal ``key`` along ``order``: the oldest (``age``) first,
+    then by position (NaN keys count as equal to each other, as lexsort orders them)."""
+    n, i = order.shape[0], 0
+    while i < n:
+        ki, j = key[order[i]], i + 1
+        while j < n and (key[order[j]] == ki or (ki != ki and key[order[j]] != key[order[j]])):
+            j += 1
+        for a in range(i + 1, j):  # insertion sort: runs are short
+            o, b = order[a], a - 1
+            while b >= i and (age[order[b]] < age[o] or (age[order[b]] == age[o] and order[b] > o)):
+                order[b + 1] = order[b]
+                b -= 1
+            order[b + 1] = o
+        i = j
 
 
 def floor_plan(desks: list[Desk]) -> dict[int, list[tuple[float, list[tuple[Desk, float, int]]]]]:

@@ -749,6 +749,23 @@ def _actions_kernel(idx, rule, dpd, bucket, gone, first, channel, call, ivr, eve
 
 
 @numba.njit(cache=True, nogil=True)
+def _pre_due(near, d, lut, next_due_day, status, due, vacant, arm_of, arm,
+             out):  # pragma: no cover - compiled
+    """The slots of ``near`` (ascending) a pre-due reminder is for today, into ``out``:
+    held, active, nothing due, next due date ``k`` days ahead with ``lut[k]``, and of
+    strategy ``arm`` (``arm_of`` empty: one strategy). Returns how many."""
+    n, top, arms = 0, lut.shape[0], arm_of.shape[0] > 0
+    for j in range(near.shape[0]):
+        i = near[j]
+        k = next_due_day[i] - d
+        if (0 <= k < top and lut[k] and status[i] == ACTIVE and due[i] == 0 and not vacant[i]
+                and not (arms and arm_of[i] != arm)):
+            out[n] = i
+            n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
 def _triage(w, dpd, charge_off_dpd, legal_day, any_court, vacant, ep, agency_until, any_agency,
             co, new, late, open_):  # pragma: no cover - compiled
     """The owing slots ``w`` (DPD ``dpd``) sorted for the day in one pass: charged off
@@ -1206,6 +1223,11 @@ class Run:
         self._pre_due_ahead = max(self._pre_due_days, default=0)
         self._pre_due_offsets = np.zeros(self._pre_due_ahead + 1, bool)  # due in k days?
         self._pre_due_offsets[[0, *self._pre_due_days]] = True
+        self._pre_due_lut = []  # per arm: is a reminder due k days before the due date?
+        for s in self.strategies:
+            lut = np.zeros(max(s.pre_due.days_before, default=0) + 1, bool)
+            lut[s.pre_due.days_before] = True
+            self._pre_due_lut.append(lut)
         self._rules = [rule_table(s) for s in self.strategies]
         self._actions = [compile_actions(s, self.cat.code, self.cat.kind, (AGENT, THIRD), IVR)
                          for s in self.strategies]
@@ -1745,15 +1767,10 @@ class Run:
             avoid = st.avoid_holidays and holiday
             # pre-due reminders for current accounts
             if st.pre_due.channels and st.pre_due.days_before:
-                until = bk.next_due_day[near] - d
-                m = until == st.pre_due.days_before[0]
-                for k in st.pre_due.days_before[1:]:
-                    m |= until == k
-                m &= (bk.status[near] == lg.ACTIVE) & (bk.due[near] == 0)
-                m &= ~self.vacant[near]
-                if multi:
-                    m &= self.arm[near] == arm
-                idx = near[m]
+                idx = np.empty(len(near), np.int64)
+                idx = idx[:_pre_due(near, d, self._pre_due_lut[arm], bk.next_due_day, bk.status,
+                                    bk.due, self.vacant, self.arm if multi else self._no_arm,
+                                    arm, idx)]
                 for ch in st.pre_due.channels:
                     c = self.cat.code(ch)
                     if avoid and self.cat.kind[c] == IVR:

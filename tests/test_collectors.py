@@ -206,3 +206,19 @@ def test_the_shared_account_flags_equal_the_numpy_count(acct):
     scratch, out = np.zeros(31, np.int32), np.empty(len(a), bool)
     _shared(a, scratch, out)
     assert np.array_equal(out, count[a] > 1) and not scratch.any()
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 3000), pool=st.integers(1, 50),
+       nan=st.booleans())
+def test_the_queue_order_equals_lexsort(seed, n, pool, nan):
+    """queue_order (numpy's unstable argsort, ties put in order by a compiled pass)
+    against the two-key lexsort it replaced, on priorities with many ties (a pool of
+    ``pool`` values, with 0.0 and -0.0, and NaN) and ages with ties of their own."""
+    from sim.collectors import queue_order
+
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([[0.0, -0.0], rng.normal(0, 1e5, pool)] + ([[np.nan]] if nan else []))
+    prio = rng.choice(values, n)
+    age = rng.integers(0, 3, n).astype(np.int16)
+    assert np.array_equal(queue_order(prio, age), np.lexsort((-age, -prio)))

@@ -722,6 +722,40 @@ def test_the_compiled_rule_match_equals_strategy_match(seed, n, strategy):
     assert n_act == int(per_rule[want[want >= 0]].sum())
 
 
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 200), arms=st.integers(1, 3),
+       days=st.lists(st.integers(0, 28), min_size=1, max_size=4))
+def test_the_compiled_pre_due_pick_equals_the_numpy_code(seed, n, arms, days):
+    """_pre_due against the numpy code of Run._strategy it replaced: the slots due in
+    one of the reminder days, held, active, with nothing due, of the arm."""
+    from sim import ledger as lg
+    from sim.engine import NONE, _pre_due
+
+    rng = np.random.default_rng(seed)
+    slots, d = 300, int(rng.integers(0, 540))
+    near = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    next_due = np.where(rng.random(slots) < 0.1, NONE, d + rng.integers(-3, 31, slots))
+    next_due = next_due.astype(np.int32)
+    status = rng.choice([lg.ACTIVE, lg.ACTIVE, 2, 3], slots).astype(np.int8)
+    due = np.where(rng.random(slots) < 0.8, 0, rng.integers(1, 10**5, slots))
+    vacant = rng.random(slots) < 0.1
+    arm_of = rng.integers(0, arms, slots).astype(np.int8)
+    arm = int(rng.integers(0, arms))
+    until = next_due[near] - d
+    m = until == days[0]
+    for k in days[1:]:
+        m |= until == k
+    m &= (status[near] == lg.ACTIVE) & (due[near] == 0) & ~vacant[near]
+    if arms > 1:
+        m &= arm_of[near] == arm
+    lut = np.zeros(max(days) + 1, bool)
+    lut[days] = True
+    out = np.empty(n, np.int64)
+    k = _pre_due(near, d, lut, next_due, status, due, vacant,
+                 arm_of if arms > 1 else np.zeros(0, np.int8), arm, out)
+    assert np.array_equal(out[:k], near[m])
+
+
 def test_only_the_stimulus_rows_written_to_are_held_nonzero_and_decayed():
     """The daily decay skips the rows of the stimulus no code has written to yet: every
     writer must mark its row, or its impulses would never decay. Checked day by day on
