@@ -29,7 +29,7 @@ from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Stra
 from .cores import Halves
 from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
 from .prefetch import AHEAD, prefetch, prefetch_2d
-from .rng import Streams, draw_at
+from .rng import Streams, draw_at, draw_at_n
 from .strategy import compile_actions, match_rules, rule_table, tone_factor
 
 NONE, ACTIVE = lg.NONE, lg.ACTIVE
@@ -354,24 +354,31 @@ def due_day_runs_table(cal: lg.Calendar, runs: np.ndarray, days: int,
 
 
 @numba.njit(cache=True, nogil=True)
-def _agent_outcomes(p, contactability, prof, u, rpc_given_answer, fixed_minutes, outcome,
-                    minutes, conv):  # pragma: no cover - compiled
-    """Outcome of each agent call to persons ``p`` from its draws (u[0]: answered, with
-    probability min(0.95, contactability x the hour's profile), u[1]: right party), its
-    fixed handle minutes, and the calls that became conversations (their positions in
-    ``conv``; returns how many): the arithmetic of call_outcomes, in one pass."""
+def _agent_calls(idx, p, made, keys, contactability, prof, rpc_given_answer, fixed_minutes,
+                 outcome, minutes, conv, u_talk):  # pragma: no cover - compiled
+    """Outcome of each agent call (answered with probability min(0.95, the person's
+    contactability x the hour's profile ``prof``; then the right party with probability
+    ``rpc_given_answer``), its fixed handle minutes, and the calls that became
+    conversations (positions into ``conv``; returns how many): the arithmetic of
+    call_outcomes, in one pass with its draws. Attempt ``made[j]`` of slot ``idx[j]``
+    draws its answer, right party and talk time at draws 8 x made, 8 x made + 1 and
+    8 x made of the streams keyed ``keys`` (contact, contact and handle on the day, as
+    ``Streams.uniform_rows`` draws them); the talk time only for the conversations
+    (into ``u_talk``)."""
     n, m = 0, p.shape[0]
     for j in range(m):
         if j + AHEAD < m:
             prefetch(contactability, p[j + AHEAD])
+        i, k = idx[j], np.int64(made[j]) * 8
         answer = min(0.95, np.float64(contactability[p[j]]) * prof)
         o = NO_ANSWER
-        if u[0, j] < answer:
-            o = CONVERSATION if u[1, j] < rpc_given_answer else WRONG_PARTY
+        if draw_at_n(i, keys[0], k) < answer:
+            o = CONVERSATION if draw_at_n(i, keys[1], k) < rpc_given_answer else WRONG_PARTY
         outcome[j] = o
         minutes[j] = fixed_minutes[o]
         if o == CONVERSATION:
             conv[n] = j
+            u_talk[n] = draw_at_n(i, keys[2], k)
             n += 1
     return n
 
@@ -1171,6 +1178,7 @@ class Run:
         self.last_plan = np.full(n, NONE, np.int32)
         self.rule_today = np.full(n, -1, np.int16)
         self._ruled: list[np.ndarray] = []  # the slots rule_today is set for
+        self._call_keys = (-1, np.zeros(3, np.uint64))  # (day, the call draws' stream keys)
         self.vacant = np.zeros(n, bool)
         self.exit_code = np.zeros(P, np.int8)
         self.exit_day = np.full(P, NONE, np.int32)
@@ -1857,7 +1865,7 @@ class Run:
             self.attempts_hist, m_key, m_slot, m_tone, c_desk, c_slot, c_chan, c_prio, c_att)
         if nm:
             m_key, m_slot, m_tone = m_key[:nm], m_slot[:nm], m_tone[:nm]
-            for kid in np.unique(m_key):
+            for kid in np.flatnonzero(np.bincount(m_key, minlength=len(at.keys))):
                 sel = m_key == kid
                 k = at.keys[kid]
                 requests.setdefault(k, []).append(m_slot[sel])
@@ -2044,30 +2052,39 @@ class Run:
         c = self.sc.collectors
         p = self.book.person[idx] if p is None else p
         prof = self.profile[int(hour) % 24]
-        # answer, right party and talk time of attempt k: draws 8k, 8k + 1 and 8k, in one hash
-        u = self.streams.uniform_rows([("contact", d, 0), ("contact", d, 1), ("handle", d, 0)],
-                                      idx, made.astype(np.int64) * 8)
         if third:
             third = self.cat.kind[chan] == THIRD
             some_third = bool(third.any())
         else:
             some_third = False  # a queue of agent calls only
-        if some_third:
-            answer = np.minimum(0.95, self.people.contactability[p] * prof)
-            answered = u[0] < np.where(third, 0.5 * prof, answer)
-            rpc = answered & (u[1] < c.right_party_given_answer)
-            outcome = np.zeros(len(idx), np.int8)  # NO_ANSWER
-            outcome[answered] = WRONG_PARTY
-            outcome[rpc] = CONVERSATION
-            outcome[answered & third] = THIRD_PARTY_REACHED
-            minutes = self._fixed_minutes[outcome]
-            conv = np.flatnonzero(outcome == CONVERSATION)
-        else:  # the usual batch: agent calls only, in one compiled pass
-            outcome, minutes = np.empty(len(idx), np.int8), np.empty(len(idx))
-            conv = np.empty(len(idx), np.int64)
-            conv = conv[:_agent_outcomes(p, self.people.contactability, float(prof), u,
-                                         c.right_party_given_answer, self._fixed_minutes,
-                                         outcome, minutes, conv)]
+        if not some_third:  # the usual batch: agent calls only, draws and all in one pass
+            if self._call_keys[0] != d:
+                self._call_keys = (d, np.array([self.streams.key("contact", d, 0),
+                                                self.streams.key("contact", d, 1),
+                                                self.streams.key("handle", d, 0)], np.uint64))
+            n = len(idx)
+            outcome, minutes = np.empty(n, np.int8), np.empty(n)
+            conv, u_talk = np.empty(n, np.int64), np.empty(n)
+            k = _agent_calls(np.asarray(idx, np.int64), p, made, self._call_keys[1],
+                             self.people.contactability, float(prof),
+                             c.right_party_given_answer, self._fixed_minutes, outcome, minutes,
+                             conv, u_talk)
+            if k:  # talk time, lognormal
+                minutes[conv[:k]] += np.exp(self._log_rpc_median + c.rpc_sigma * ndtri(u_talk[:k]))
+            return outcome, minutes
+        # with third-party calls: answer, right party and talk time of attempt k (draws 8k,
+        # 8k + 1 and 8k) in one hash, then numpy
+        u = self.streams.uniform_rows([("contact", d, 0), ("contact", d, 1), ("handle", d, 0)],
+                                      idx, made.astype(np.int64) * 8)
+        answer = np.minimum(0.95, self.people.contactability[p] * prof)
+        answered = u[0] < np.where(third, 0.5 * prof, answer)
+        rpc = answered & (u[1] < c.right_party_given_answer)
+        outcome = np.zeros(len(idx), np.int8)  # NO_ANSWER
+        outcome[answered] = WRONG_PARTY
+        outcome[rpc] = CONVERSATION
+        outcome[answered & third] = THIRD_PARTY_REACHED
+        minutes = self._fixed_minutes[outcome]
+        conv = np.flatnonzero(outcome == CONVERSATION)
         if len(conv):  # talk time, lognormal
             minutes[conv] += np.exp(self._log_rpc_median + c.rpc_sigma * ndtri(u[2, conv]))
         return outcome, minutes

@@ -82,6 +82,15 @@ def draw_at(i, key: np.uint64) -> float:  # pragma: no cover - compiled
     return _finalise(np.uint64(i) * np.uint64(0x9E3779B97F4A7C15) + key)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def draw_at_n(i, key: np.uint64, n) -> float:  # pragma: no cover - compiled
+    """``uniform(name, day, [i], draw + n)`` inside a compiled loop, for a per-account
+    draw number ``n`` and ``key`` being ``Streams.key(name, day, draw)``: the same bits
+    as ``uniform_rows`` with ``n`` as its per-account draw."""
+    return _finalise(np.uint64(i) * np.uint64(0x9E3779B97F4A7C15) + key
+                     + np.uint64(n) * np.uint64(0xAEF17502108EF2D9))
+
+
 @numba.njit(cache=True, nogil=True)
 def _rows_kernel(idx: np.ndarray, draw: np.ndarray, bases: np.ndarray, offs: np.ndarray,
                  out: np.ndarray, lo: int, hi: int) -> None:  # pragma: no cover - compiled

@@ -213,23 +213,35 @@ def test_the_compiled_contact_pass_equals_the_behaviour_definitions(seed, n, fre
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), prof=st.floats(0, 3),
        rpc=st.floats(0, 1))
 def test_the_compiled_call_outcomes_equal_the_numpy_comparisons(seed, n, prof, rpc):
-    """_agent_outcomes against the numpy code it replaced in Run.call_outcomes."""
-    from sim.engine import CONVERSATION, WRONG_PARTY, _agent_outcomes
+    """_agent_calls against the numpy code it replaced in Run.call_outcomes: the draws
+    of Streams.uniform_rows (attempt k: 8k, 8k + 1 and 8k of contact, contact, handle),
+    the outcomes, the fixed minutes, the conversations and their talk-time draws."""
+    from sim.engine import CONVERSATION, WRONG_PARTY, _agent_calls
+    from sim.rng import Streams
 
     rng = np.random.default_rng(seed)
+    streams, d = Streams(int(rng.integers(0, 2**31))), int(rng.integers(0, 540))
     contact = rng.uniform(0, 1, 80).astype(np.float32)
+    idx = np.sort(rng.choice(200, n, replace=False)).astype(np.int64)
     p = rng.integers(0, 80, n)
-    u = rng.uniform(0, 1, (3, n))
+    made = rng.integers(0, 6, n).astype(np.int16)
+    u = streams.uniform_rows([("contact", d, 0), ("contact", d, 1), ("handle", d, 0)], idx,
+                             made.astype(np.int64) * 8)
     fixed = rng.uniform(0, 5, 4)
     answered = u[0] < np.minimum(0.95, contact[p] * np.float64(prof))
     want = np.zeros(n, np.int8)
     want[answered] = WRONG_PARTY
     want[answered & (u[1] < rpc)] = CONVERSATION
-    outcome, minutes, conv = np.empty(n, np.int8), np.empty(n), np.empty(n, np.int64)
-    k = _agent_outcomes(p, contact, prof, u, rpc, fixed, outcome, minutes, conv)
+    keys = np.array([streams.key("contact", d, 0), streams.key("contact", d, 1),
+                     streams.key("handle", d, 0)], np.uint64)
+    outcome, minutes, conv, u_talk = (np.empty(n, np.int8), np.empty(n), np.empty(n, np.int64),
+                                      np.empty(n))
+    k = _agent_calls(idx, p, made, keys, contact, prof, rpc, fixed, outcome, minutes, conv,
+                     u_talk)
     assert np.array_equal(outcome, want)
     assert np.array_equal(minutes, fixed[want])
     assert np.array_equal(conv[:k], np.flatnonzero(want == CONVERSATION))
+    assert np.array_equal(u_talk[:k], u[2, conv[:k]])
 
 
 @settings(max_examples=100, deadline=None)
