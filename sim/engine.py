@@ -587,22 +587,34 @@ def _contacts_kernel(idx, ep, col, recent_flat, recent_sum, ep_contacts, c0, alp
                                      hardship_pressure, third_party, propensity[person[j]], u[j])
 
 
+_NO_U = np.zeros((0, 0))  # "hash the draws" for the kernels that take them either way
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _draw(u, keys, r, j, i):  # pragma: no cover - compiled
+    """Draw ``r`` of attempt ``j`` (slot ``i``): ``u[r, j]`` if given (tests place draws on
+    the probabilities), else hashed from ``keys[r]``."""
+    return u[r, j] if u.shape[0] > 0 else draw_at(i, keys[r])
+
+
 @numba.njit(cache=True, nogil=True)
-def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, ivr, reach, contactability, prof, impulse,
+def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, keys, ivr, reach, contactability, prof, impulse,
                      stim_row, segment, reminder, last_reminder, day, cause_tab, cause_of,
                      shock_active, col, recent_flat, recent_sum, ep_contacts, c0, alpha, free,
                      tone, hardship_pressure, propensity, optout_rate, optout, outcome, ep,
                      got_pos, complained, out_pos):  # pragma: no cover - compiled
     """Messages and automated calls let through the gate (distinct slots ``idx``, persons
     ``p``), in one pass: the channel's cost charged to the open episode (``ep``: the
-    episodes); reached or not (``u[0]``: an IVR call is answered with probability
-    min(0.95, contactability x the hour's profile), a message arrives with probability
-    ``reach``), into ``outcome``; for the reached ones (their positions into
+    episodes); reached or not (draw 0: an IVR call is answered with
+    probability min(0.95, contactability x the hour's profile), a message arrives with
+    probability ``reach``), into ``outcome``; for the reached ones (their positions into
     ``got_pos``): the treatment impulse (``impulse`` by segment, into ``stim_row``), the
-    reminder's day, the contact and the complaint (``_one_contact``, draw ``u[1]``, into
+    reminder's day, the contact and the complaint (``_one_contact``, draw 1, into
     ``complained`` by reached one) and, for a message (``optout_rate`` >= 0), the
-    opt-out (draw ``u[2]``; positions into ``out_pos``). Returns (reached, opted out).
-    The operations of Run.deliver's numpy steps, in the same order per slot."""
+    opt-out (draw 2; positions into ``out_pos``). Returns (reached, opted out). The
+    operations of Run.deliver's numpy steps, in the same order per slot. Draw ``r`` of
+    attempt ``j`` is ``u[r, j]``, or with an empty ``u`` hashed from ``keys[r]`` (the
+    bits of ``Streams.uniform``) only where it is compared."""
     tab = cause_tab.shape[0] > 0
     n_got, n_out, m, half = 0, 0, idx.shape[0], AHEAD // 2
     for j in range(m):
@@ -630,9 +642,9 @@ def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, ivr, reach, contactability
         if e >= 0:
             ep_cost[e] += cost
         if ivr:
-            got = u[0, j] < min(0.95, np.float64(contactability[q]) * prof)
+            got = _draw(u, keys, 0, j, i) < min(0.95, np.float64(contactability[q]) * prof)
         else:
-            got = reach >= 1.0 or u[0, j] < reach
+            got = reach >= 1.0 or _draw(u, keys, 0, j, i) < reach
         outcome[j] = DELIVERED if got else NOT_DELIVERED
         if not got:
             continue
@@ -643,10 +655,10 @@ def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, ivr, reach, contactability
         hard = shock_active[q] > 0 or (cause_tab[s] if tab else cause_of[q]) == HARDSHIP
         complained[n_got] = _one_contact(i, e, col, recent_flat, recent_sum, ep_contacts, c0,
                                          alpha, free, tone[j], hard, hardship_pressure, 1.0,
-                                         propensity[q], u[1, j])
+                                         propensity[q], _draw(u, keys, 1, j, i))
         got_pos[n_got] = j
         n_got += 1
-        if optout_rate >= 0 and u[2, j] < optout_rate:
+        if optout_rate >= 0 and _draw(u, keys, 2, j, i) < optout_rate:
             optout[i] = True
             out_pos[n_out] = j
             n_out += 1
@@ -1982,17 +1994,16 @@ class Run:
         n = len(idx)
         self.channel_cost[d, chan] += self.cat.cost_cents[chan] * n
         self.channel_attempts[d, chan] += n
-        # reach, complaint and opt-out draws of every attempt in one hash
-        rows = [("contact", d, 500 + chan), ("complaint", d, int(self._complaint_draw(chan)))]
-        if kind == MESSAGE:
-            rows.append(("optout", d, chan))
-        u = self.streams.uniform_rows(rows, idx)
+        # the reach, complaint and opt-out draws, hashed in the pass where they are needed
+        keys = np.array([self.streams.key("contact", d, 500 + chan),
+                         self.streams.key("complaint", d, int(self._complaint_draw(chan))),
+                         self.streams.key("optout", d, chan)], np.uint64)
         b, pp, col = self.sc.behaviour, self.people, d % 7
         outcome, ep = np.empty(n, np.int8), np.empty(n, np.int64)
         got, complained, out = np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64)
         self._stirred[int(self.cat.response[chan])] = True
         n_got, n_out = _messages_kernel(
-            idx, p, self.ep, self.cat.cost_cents[chan], self.eps.cost, u, kind == IVR,
+            idx, p, self.ep, self.cat.cost_cents[chan], self.eps.cost, _NO_U, keys, kind == IVR,
             float(self.cat.reach[chan]), pp.contactability, float(self.profile[int(hour) % 24]),
             self._imp_lut[chan], self.stim[int(self.cat.response[chan])], pp.segment, reminder,
             self.last_reminder, d, self._seg_traits.get("cause", self._no_tab8), pp.cause,

@@ -541,7 +541,7 @@ def test_the_compiled_message_pass_equals_the_numpy_steps(seed, n, ivr, reach, m
     outcome, ep = np.empty(n, np.int8), np.empty(n, np.int64)
     got_pos, comp, out = np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64)
     n_got, n_out = _messages_kernel(
-        idx, p, ep_of, cost, ep_cost, u, ivr, reach, contact, prof, lut, stim, segment, reminder,
+        idx, p, ep_of, cost, ep_cost, u, np.zeros(3, np.uint64), ivr, reach, contact, prof, lut, stim, segment, reminder,
         last, d, cause_tab if tables else np.zeros(0, np.int8), cause_of, shock, col, flat, sums,
         contacts, 0.02, 0.4, 2, tone, 1.7, prop, rate, optout, outcome, ep, got_pos, comp, out)
     assert np.array_equal(ep, ep_w) and np.array_equal(ep_cost, cost_w)
@@ -553,6 +553,57 @@ def test_the_compiled_message_pass_equals_the_numpy_steps(seed, n, ivr, reach, m
     assert np.array_equal(sums[gi], week)
     assert np.array_equal(out[:n_out], out_w)
     assert np.array_equal(np.flatnonzero(optout), np.sort(idx[out_w]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), ivr=st.booleans(),
+       chan=st.integers(0, 12))
+def test_the_message_pass_hashes_the_draws_of_uniform_rows(seed, n, ivr, chan):
+    """_messages_kernel with its draws hashed inside (keys, as Run.deliver calls it)
+    against the same pass given the draws of Streams.uniform_rows: the same outcomes,
+    complaints, opt-outs and state."""
+    from sim.engine import _NO_U, _messages_kernel
+    from sim.rng import Streams
+
+    rng = np.random.default_rng(seed)
+    streams, d = Streams(int(rng.integers(0, 2**31))), int(rng.integers(0, 540))
+    slots, persons = 60, 80
+    idx = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    p = rng.choice(persons, n, replace=False).astype(np.int64)
+    comp_draw = chan * 4 + 1000
+    rows = [("contact", d, 500 + chan), ("complaint", d, comp_draw), ("optout", d, chan)]
+    keys = np.array([streams.key(name, day, k) for name, day, k in rows], np.uint64)
+    fixed = {"ep_of": rng.integers(-1, 100, slots), "contact": rng.random(persons).astype(np.float32),
+             "segment": rng.integers(0, 4, persons).astype(np.int8),
+             "cause_of": rng.integers(0, 5, persons).astype(np.int8),
+             "shock": rng.integers(0, 2, persons).astype(np.int16),
+             "tone": rng.uniform(0.5, 2, n), "prop": rng.uniform(0, 20, persons).astype(np.float32)}
+    results = []
+    for u, k in ((streams.uniform_rows(rows, idx), np.zeros(3, np.uint64)), (_NO_U, keys)):
+        state = {"ep_cost": np.zeros(100), "stim": np.zeros(slots, np.float32),
+                 "last": np.full(slots, -1, np.int32), "flat": np.zeros(slots * 7, np.int16),
+                 "sums": np.zeros(slots, np.int16), "contacts": np.zeros(100, np.int32),
+                 "optout": np.zeros(slots, bool), "outcome": np.empty(n, np.int8),
+                 "ep": np.empty(n, np.int64), "got": np.empty(n, np.int64),
+                 "comp": np.empty(n, bool), "out": np.empty(n, np.int64)}
+        f = {**fixed, **state}
+        counts = _messages_kernel(
+            idx, p, f["ep_of"], 7.5, f["ep_cost"], u, k, ivr, 0.7, f["contact"], 1.1,
+            np.array([0.5, 1.0, 1.5, 2.0]), f["stim"], f["segment"], True, f["last"], d,
+            np.zeros(0, np.int8), f["cause_of"], f["shock"], d % 7, f["flat"], f["sums"],
+            f["contacts"], 0.3, 0.4, 0, f["tone"], 1.7, f["prop"], 0.3, f["optout"],
+            f["outcome"], f["ep"], f["got"], f["comp"], f["out"])
+        results.append((counts, state))
+    (c_u, s_u), (c_k, s_k) = results
+    assert c_u == c_k
+    g, o = c_u
+    for name in state:
+        a, b = s_u[name], s_k[name]
+        if name in ("got", "comp"):
+            a, b = a[:g], b[:g]
+        elif name == "out":
+            a, b = a[:o], b[:o]
+        assert np.array_equal(a, b), name
 
 
 _EVERY_FEATURE = {
