@@ -383,67 +383,94 @@ def _agent_calls(idx, p, made, keys, contactability, prof, rpc_given_answer, fix
     return n
 
 
-@numba.njit(cache=True, nogil=True)
-def _conversation_causes(idx, p, segment, cause_tab, cause_of, misread, shock_active, rpc_hist,
-                         cause, seg, hard):  # pragma: no cover - compiled
-    """Right-party conversations (distinct slots ``idx``, persons ``p``), in one pass: one
-    more in the slot's history; the cause that comes out (hardship if hit by a shock or a
-    hardship case; else a misread of the terms; else the customer's own) into ``cause``;
-    the persons' segments into ``seg`` and hardship into ``hard``. The customer's cause
-    is the segment's (``cause_tab``) where that is one for everybody, else ``cause_of``
-    (empty ``cause_tab``)."""
-    tab, m = cause_tab.shape[0] > 0, idx.shape[0]
-    for j in range(m):
-        if j + AHEAD < m:
-            k, kq = idx[j + AHEAD], p[j + AHEAD]
-            prefetch(rpc_hist, k)
-            prefetch(cause, k)
-            prefetch(segment, kq)
-            prefetch(shock_active, kq)
-            prefetch(misread, kq)
-            if not tab:
-                prefetch(cause_of, kq)
-        i, q = idx[j], p[j]
-        rpc_hist[i] += 1
-        s = segment[q]
-        seg[j] = s
-        own = cause_tab[s] if tab else cause_of[q]
-        h = shock_active[q] > 0 or own == HARDSHIP
-        hard[j] = h
-        cause[i] = HARDSHIP if h else (TERMS if misread[q] else own)
+_NO_U = np.zeros((0, 0))  # "hash the draws" for the kernels that take them either way
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _draw(u, keys, r, j, i):  # pragma: no cover - compiled
+    """Draw ``r`` of attempt ``j`` (slot ``i``): ``u[r, j]`` if given (tests place draws on
+    the probabilities), else hashed from ``keys[r]``."""
+    return u[r, j] if u.shape[0] > 0 else draw_at(i, keys[r])
 
 
 @numba.njit(cache=True, nogil=True)
-def _conversation_offers(idx, p, seg, hard, skill, day, oldest_day, arm, rule_today, offer_late,
-                         offer_early, last_plan, cooldown, will_tab, will_of, misread, seg_accept,
-                         boost, u_plan, u_promise, u_day, promise_rate, days_max, promise_day,
-                         acc_pos, acc_kind, prom_pos):  # pragma: no cover - compiled
-    """What right-party conversations end in, in one pass: the plan the account's rule
-    offers (settlement only past 90 DPD; none within the cool-down after the last plan)
-    and whether it is accepted (behaviour.plan_acceptance); if not, whether the customer
-    promises to pay (behaviour.promise_probability, in float32 as numpy computes it) and
-    for which day (into ``promise_day``). Positions of the accepted (plan kinds into
-    ``acc_kind``) and of the promises into ``acc_pos`` and ``prom_pos``; returns how
-    many of each. ``arm`` empty: one strategy; ``will_tab`` empty: willingness per person.
-    The same operations in the same order as the numpy code, so the same bits."""
-    n_acc, n_prom = 0, 0
+def _conversation_pass(idx, p, chan, skill, ep, tone, segment, cause_tab, cause_of, misread,
+                       shock_active, rpc_hist, cause, response, imp_lut, stim, stirred, col,
+                       recent_flat, recent_sum, ep_contacts, complaint_base, alpha, free,
+                       hardship_pressure, propensity, day, oldest_day, arm, rule_today,
+                       offer_late, offer_early, last_plan, cooldown, will_tab, will_of,
+                       seg_accept, boost, promise_rate, days_max, promise_day, u, keys,
+                       complained, acc_pos, acc_kind, prom_pos):  # pragma: no cover - compiled
+    """Right-party conversations (distinct slots ``idx``, persons ``p``, on channels
+    ``chan`` by teams of ``skill``, one number or one per conversation), in one pass,
+    each in the order of the numpy code it replaced, so the same bits:
+
+    * the cause comes out: one more in the slot's history; hardship if hit by a shock
+      or a hardship case, else a misread of the terms, else the customer's own (the
+      segment's, ``cause_tab``, where that is one for everybody, else ``cause_of``;
+      empty ``cause_tab``);
+    * the treatment impulse: ``imp_lut[chan, segment] x skill`` in float32 into the
+      channel's row of ``stim`` (its response class marked in ``stirred``);
+    * the contact and the complaint (``_one_contact``: tone ``tone``, the channel's
+      ``complaint_base``; into ``complained``, draw 0);
+    * the plan the account's rule offers (settlement only past 90 DPD; none within the
+      cool-down after the last plan) and whether it is accepted
+      (behaviour.plan_acceptance, draw 1); if not, whether the customer promises to pay
+      (behaviour.promise_probability, in float32 as numpy computes it; draw 2) and for
+      which day (into ``promise_day``; draw 3).
+
+    Positions of the accepted (plan kinds into ``acc_kind``) and of the promises into
+    ``acc_pos`` and ``prom_pos``. ``arm`` empty: one strategy; ``will_tab`` empty:
+    willingness per person. Draw ``r`` of conversation ``j`` is ``u[r, j]``, or with an
+    empty ``u`` hashed from ``keys[r]`` (draw 0 at draw number 4 x channel + 1000, as
+    Run._complaint_draw) where it is compared. Returns (complaints, accepted, promises)."""
+    n_comp, n_acc, n_prom = 0, 0, 0
     width = offer_late.shape[1]
-    arms, tab = arm.shape[0] > 0, will_tab.shape[0] > 0
+    arms, tab, wtab = arm.shape[0] > 0, cause_tab.shape[0] > 0, will_tab.shape[0] > 0
+    has_u, one_skill = u.shape[0] > 0, skill.shape[0] == 1
     lo, hi, misread_p = np.float32(0.0), np.float32(0.95), np.float32(0.9)
     m = idx.shape[0]
     for j in range(m):
         if j + AHEAD < m:
             k, kq = idx[j + AHEAD], p[j + AHEAD]
+            prefetch(rpc_hist, k)
+            prefetch(cause, k)
             prefetch(oldest_day, k)
             prefetch(rule_today, k)
             prefetch(last_plan, k)
             prefetch(promise_day, k)
+            prefetch(recent_sum, k)
+            prefetch(recent_flat, k * 7 + col)
+            prefetch(segment, kq)
+            prefetch(shock_active, kq)
             prefetch(misread, kq)
+            prefetch(propensity, kq)
             if arms:
                 prefetch(arm, k)
             if not tab:
+                prefetch(cause_of, kq)
+            if not wtab:
                 prefetch(will_of, kq)
-        i, q = idx[j], p[j]
+        i, q, c = idx[j], p[j], chan[j]
+        sk = skill[0] if one_skill else skill[j]
+        # the cause
+        rpc_hist[i] += 1
+        s = segment[q]
+        own = cause_tab[s] if tab else cause_of[q]
+        hard = shock_active[q] > 0 or own == HARDSHIP
+        cause[i] = HARDSHIP if hard else (TERMS if misread[q] else own)
+        # the impulse
+        cls = response[c]
+        stirred[cls] = True
+        stim[cls, i] += np.float32(imp_lut[c, s] * sk)
+        # the contact
+        uc = u[0, j] if has_u else draw_at_n(i, keys[0], np.int64(c) * 4 + 1000)
+        if _one_contact(i, ep[j], col, recent_flat, recent_sum, ep_contacts,
+                        complaint_base[c], alpha, free, tone[j], hard, hardship_pressure, 1.0,
+                        propensity[q], uc):
+            complained[n_comp] = j
+            n_comp += 1
+        # the offer, or a promise
         od = oldest_day[i]
         dpd = 0 if od == NONE else day - od
         a = arm[i] if arms else 0
@@ -451,12 +478,11 @@ def _conversation_offers(idx, p, seg, hard, skill, day, oldest_day, arm, rule_to
         if r < 0:
             r += width  # the last column: no rule
         kind = offer_late[a, r] if dpd > 90 else offer_early[a, r]
-        w = will_tab[seg[j]] if tab else will_of[q]
-        sk = skill[j] if skill.shape[0] > 1 else skill[0]
+        w = will_tab[s] if wtab else will_of[q]
         if kind >= 0 and day - last_plan[i] >= cooldown:
-            acc = seg_accept[seg[j]] * sk * (1.0 + boost * (1.0 if hard[j] else 0.0)) * (
+            acc = seg_accept[s] * sk * (1.0 + boost * (1.0 if hard else 0.0)) * (
                 1.0 if w > 0 else 0.0)
-            if u_plan[j] < min(max(acc, 0.0), 0.95):
+            if _draw(u, keys, 1, j, i) < min(max(acc, 0.0), 0.95):
                 acc_pos[n_acc], acc_kind[n_acc] = j, kind
                 n_acc += 1
                 continue
@@ -464,11 +490,11 @@ def _conversation_offers(idx, p, seg, hard, skill, day, oldest_day, arm, rule_to
         if misread[q]:
             pr = misread_p
         pr = min(max(pr, lo), hi)
-        if u_promise[j] < pr:
-            promise_day[i] = day + np.int32(1.0 + np.floor(u_day[j] * days_max))
+        if _draw(u, keys, 2, j, i) < pr:
+            promise_day[i] = day + np.int32(1.0 + np.floor(_draw(u, keys, 3, j, i) * days_max))
             prom_pos[n_prom] = j
             n_prom += 1
-    return n_acc, n_prom
+    return n_comp, n_acc, n_prom
 
 
 _NO_KINDS = np.zeros(0, bool)  # "every call an agent call" for _book_calls
@@ -585,16 +611,6 @@ def _contacts_kernel(idx, ep, col, recent_flat, recent_sum, ep_contacts, c0, alp
         complained[j] = _one_contact(idx[j], ep[j], col, recent_flat, recent_sum, ep_contacts,
                                      c0[0] if one_c0 else c0[j], alpha, free, tone[j], hard[j],
                                      hardship_pressure, third_party, propensity[person[j]], u[j])
-
-
-_NO_U = np.zeros((0, 0))  # "hash the draws" for the kernels that take them either way
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _draw(u, keys, r, j, i):  # pragma: no cover - compiled
-    """Draw ``r`` of attempt ``j`` (slot ``i``): ``u[r, j]`` if given (tests place draws on
-    the probabilities), else hashed from ``keys[r]``."""
-    return u[r, j] if u.shape[0] > 0 else draw_at(i, keys[r])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1191,6 +1207,7 @@ class Run:
         self.rule_today = np.full(n, -1, np.int16)
         self._ruled: list[np.ndarray] = []  # the slots rule_today is set for
         self._call_keys = (-1, np.zeros(3, np.uint64))  # (day, the call draws' stream keys)
+        self._conv_keys = (-1, np.zeros(4, np.uint64))  # (day, the conversations' draw keys)
         self.vacant = np.zeros(n, bool)
         self.exit_code = np.zeros(P, np.int8)
         self.exit_day = np.full(P, NONE, np.int32)
@@ -1209,6 +1226,7 @@ class Run:
         # stimulus per delivered contact by channel and segment: uplift x segment response
         self._imp_lut = [self.cat.uplift[ch] * self.resp[:, int(self.cat.response[ch])]
                          for ch in range(len(self.cat.names))]
+        self._imp_tab = np.array(self._imp_lut, np.float64)  # (channel, segment), compiled passes
         self._paid_today = np.zeros(n, bool)
         # the stimulus decay streams the whole book: at a million accounts two halves at
         # once take 1.7 ms a day instead of 2.3 (memory-bound: the second core adds
@@ -2166,38 +2184,39 @@ class Run:
                        ep: np.ndarray | None = None) -> None:
         """Right-party contact: the cause comes out; a plan or a promise may follow.
         ``skill``: of the collector's team (one number, or one per conversation)."""
-        b, n = self.sc.behaviour, len(idx)
+        b, n, pp, col = self.sc.behaviour, len(idx), self.people, d % 7
         if win:
             self.daily["rpc"][d] += n
+            self.daily["contacts"][d] += n
         p = self.book.person[idx] if p is None else p
-        pp = self.people
-        seg, hard = np.empty(n, pp.segment.dtype), np.empty(n, bool)
-        _conversation_causes(idx, p, pp.segment, self._seg_traits.get("cause", self._no_tab8),
-                             pp.cause, pp.misread, self.shock_active, self.rpc_hist, self.cause,
-                             seg, hard)
-        if (chan == chan[0]).all():
-            self._impulse(idx, int(chan[0]), skill, p=p, seg=seg)
-        else:
-            for c in np.unique(chan):
-                sel = chan == c
-                self._impulse(idx[sel], int(c), skill if np.ndim(skill) == 0 else skill[sel])
-        # one hash for the complaint, plan, promise and promised-day draws of every conversation
-        u_comp, u_plan, u_promise, u_day = self.streams.uniform_rows(
-            [("complaint", d, self._complaint_draw(chan)), ("plan", d, 0), ("promise", d, 0),
-             ("promise", d, 2)], idx)
-        self._contact_delivered(d, idx, chan, self._tone(idx), p=p, ep=ep, u=u_comp, seg=seg,
-                                hard=hard)
-        # the plan the account's rule offers, accepted or not; if not, a promise to pay,
-        # kept or not a few days later
-        acc_pos, acc_kind, prom_pos = np.empty(n, np.int64), np.empty(n, np.int8), np.empty(n, np.int64)
-        n_acc, n_prom = _conversation_offers(
-            idx, p, seg, hard, np.atleast_1d(np.asarray(skill, np.float64)), d,
+        ep = self.ep[idx] if ep is None else ep
+        self._recent_touched[col].append(idx)
+        if self._conv_keys[0] != d:  # the complaint, plan, promise and promised-day draws
+            self._conv_keys = (d, np.array([self.streams.key(*k) for k in (
+                ("complaint", d, 0), ("plan", d, 0), ("promise", d, 0), ("promise", d, 2))],
+                np.uint64))
+        comp, acc_pos, prom_pos = (np.empty(n, np.int64) for _ in range(3))
+        acc_kind = np.empty(n, np.int8)
+        # the cause comes out; the treatment's impulse; the contact, maybe a complaint; the
+        # plan the account's rule offers, accepted or not; if not, a promise to pay, kept
+        # or not a few days later
+        n_comp, n_acc, n_prom = _conversation_pass(
+            np.asarray(idx, np.int64), p, chan, np.atleast_1d(np.asarray(skill, np.float64)), ep,
+            np.ascontiguousarray(self._tone(idx), np.float64), pp.segment,
+            self._seg_traits.get("cause", self._no_tab8), pp.cause, pp.misread,
+            self.shock_active, self.rpc_hist, self.cause, self.cat.response, self._imp_tab,
+            self.stim, self._stirred, col, self._recent_flat, self._recent_sum,
+            self.eps.contacts, self.cat.complaint_base, b.complaint_alpha,
+            b.complaint_free_contacts, b.complaint_hardship_pressure, pp.complaint_prop, d,
             self.book.oldest_day, self.arm if len(self.strategies) > 1 else self._no_arm,
             self.rule_today, self._offer_late, self._offer_early, self.last_plan,
             b.plan_cooldown_days, self._seg_traits.get("willingness", self._no_tab32),
-            pp.willingness, pp.misread, self.seg_accept, b.hardship_acceptance_boost, u_plan,
-            u_promise, u_day, b.promise_rate, b.promise_days_max, self.promise_day, acc_pos,
+            pp.willingness, self.seg_accept, b.hardship_acceptance_boost, b.promise_rate,
+            b.promise_days_max, self.promise_day, _NO_U, self._conv_keys[1], comp, acc_pos,
             acc_kind, prom_pos)
+        if n_comp:
+            c = comp[:n_comp]
+            self._complaints(d, idx[c], ep[c])
         if n_acc:
             self._plans(d, idx[acc_pos[:n_acc]], acc_kind[:n_acc])
         if n_prom:

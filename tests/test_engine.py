@@ -402,80 +402,156 @@ def test_the_repayment_candidates_hold_every_slot_that_repays(seed, n, exponent,
     assert np.all(np.isin(pays, kept))
 
 
+def _conversation_state(rng, n, tables):
+    """Random state for _conversation_pass: slots, persons and the tables it reads."""
+    from sim.engine import NONE
+
+    slots, persons, d = 200, 300, 300
+    segment = rng.integers(0, 4, persons).astype(np.int8)
+    cause_tab = rng.integers(0, 6, 4).astype(np.int8)
+    will_tab = rng.uniform(0, 1, 4).astype(np.float32)
+    return {
+        "d": d, "slots": slots,
+        "idx": np.sort(rng.choice(slots, n, replace=False)).astype(np.int64),
+        "p": rng.choice(persons, n, replace=False).astype(np.int64),
+        "chan": rng.choice([2, 3, 5], n).astype(np.int16),
+        "ep": np.where(rng.random(n) < 0.3, -1, rng.permutation(100)[:n]).astype(np.int64),
+        "tone": rng.uniform(0.5, 2, n), "segment": segment, "cause_tab": cause_tab,
+        "cause_of": cause_tab[segment] if tables else rng.integers(0, 6, persons).astype(np.int8),
+        "will_tab": will_tab,
+        "will_of": will_tab[segment] if tables else np.where(
+            rng.random(persons) < 0.1, 0, rng.uniform(0, 1, persons)).astype(np.float32),
+        "misread": rng.random(persons) < 0.2,
+        "shock": rng.integers(0, 2, persons).astype(np.int16),
+        "response": np.array([0, 1, 2, 3, 1, 2], np.int8),
+        "imp_tab": rng.uniform(0, 2, (6, 4)), "complaint_base": rng.uniform(0, 0.5, 6),
+        "prop": rng.uniform(0, 3, persons).astype(np.float32),
+        "week": rng.integers(0, 3, (slots, 7)).astype(np.int16),
+        "oldest": np.where(rng.random(slots) < 0.3, NONE, rng.integers(0, d, slots)).astype(np.int32),
+        "arm": rng.integers(0, 2, slots).astype(np.int8),
+        "rule_today": rng.integers(-1, 3, slots).astype(np.int16),
+        "offer_late": rng.integers(-1, 3, (2, 4)).astype(np.int8),
+        "offer_early": rng.integers(-1, 3, (2, 4)).astype(np.int8),
+        "last_plan": np.where(rng.random(slots) < 0.7, NONE, rng.integers(0, d, slots)).astype(np.int32),
+        "seg_accept": rng.uniform(0, 0.6, 4)}
+
+
+def _conversation_pass_on(x, skill, tables, arms, u, keys):
+    """_conversation_pass on state ``x`` (copied): its counts, outputs and written state."""
+    from sim.engine import NONE, _conversation_pass
+
+    n, slots = len(x["idx"]), x["slots"]
+    out = {"rpc": np.zeros(slots, np.int32), "cause": np.zeros(slots, np.int8),
+           "stim": np.ones((4, slots), np.float32), "stirred": np.zeros(4, bool),
+           "flat": x["week"].reshape(-1).copy(), "sums": x["week"].sum(axis=1).astype(np.int16),
+           "contacts": np.zeros(100, np.int32), "promise_day": np.full(slots, NONE, np.int32),
+           "comp": np.empty(n, np.int64), "acc_pos": np.empty(n, np.int64),
+           "acc_kind": np.empty(n, np.int8), "prom_pos": np.empty(n, np.int64)}
+    counts = _conversation_pass(
+        x["idx"], x["p"], x["chan"], np.atleast_1d(np.asarray(skill, np.float64)), x["ep"],
+        x["tone"], x["segment"], x["cause_tab"] if tables else np.zeros(0, np.int8),
+        x["cause_of"], x["misread"], x["shock"], out["rpc"], out["cause"], x["response"],
+        x["imp_tab"], out["stim"], out["stirred"], x["d"] % 7, out["flat"], out["sums"],
+        out["contacts"], x["complaint_base"], 0.4, 2, 1.7, x["prop"], x["d"], x["oldest"],
+        x["arm"] if arms else np.zeros(0, np.int8), x["rule_today"], x["offer_late"],
+        x["offer_early"], x["last_plan"], 365, x["will_tab"] if tables else np.zeros(0, np.float32),
+        x["will_of"], x["seg_accept"], 0.8, 0.45, 7, out["promise_day"], u, keys, out["comp"],
+        out["acc_pos"], out["acc_kind"], out["prom_pos"])
+    return counts, out
+
+
 @settings(max_examples=150, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60), per_conv_skill=st.booleans(),
        tables=st.booleans(), arms=st.booleans())
 def test_the_compiled_conversations_equal_the_numpy_code(seed, n, per_conv_skill, tables, arms):
-    """_conversation_causes and _conversation_offers against the numpy code of
-    Run._conversations they replaced: causes, hardship, plan offers and acceptance,
-    promises and promised days, bit for bit."""
+    """_conversation_pass against the numpy code of Run._conversations it replaced:
+    causes, hardship, the impulse (float32), the contact and complaint (held to
+    behaviour.complaint_probability), plan offers and acceptance, promises and promised
+    days, bit for bit, with draws placed exactly on the probabilities."""
     from sim import behaviour as bh
-    from sim.engine import HARDSHIP, NONE, TERMS, _conversation_causes, _conversation_offers
+    from sim.engine import HARDSHIP, NONE, TERMS
 
     rng = np.random.default_rng(seed)
-    slots, persons, d, cooldown = 200, 300, 300, 365
-    idx = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
-    p = rng.choice(persons, n, replace=False).astype(np.int64)
-    segment = rng.integers(0, 4, persons).astype(np.int8)
-    cause_tab = rng.integers(0, 6, 4).astype(np.int8)
-    cause_of = cause_tab[segment] if tables else rng.integers(0, 6, persons).astype(np.int8)
-    will_tab = rng.uniform(0, 1, 4).astype(np.float32)
-    will_of = will_tab[segment] if tables else np.where(
-        rng.random(persons) < 0.1, 0, rng.uniform(0, 1, persons)).astype(np.float32)
-    misread = rng.random(persons) < 0.2
-    shock = rng.integers(0, 2, persons).astype(np.int16)
-    # causes: the numpy steps
-    seg = segment[p]
-    own = cause_tab[seg] if tables else cause_of[p]
-    hard_w = (shock[p] > 0) | (own == HARDSHIP)
-    cause_w = np.where(hard_w, HARDSHIP, np.where(misread[p], TERMS, own))
-    rpc, cause = np.zeros(slots, np.int32), np.zeros(slots, np.int8)
-    seg_k, hard = np.empty(n, np.int8), np.empty(n, bool)
-    _conversation_causes(idx, p, segment, cause_tab if tables else np.zeros(0, np.int8),
-                         cause_of, misread, shock, rpc, cause, seg_k, hard)
-    assert np.array_equal(seg_k, seg) and np.array_equal(hard, hard_w)
-    assert np.array_equal(cause[idx], cause_w) and np.array_equal(rpc[idx], np.ones(n))
-    # offers and promises: the numpy steps
-    oldest = np.where(rng.random(slots) < 0.3, NONE, rng.integers(0, d, slots)).astype(np.int32)
-    arm = rng.integers(0, 2, slots).astype(np.int8)
-    rule_today = rng.integers(-1, 3, slots).astype(np.int16)
-    offer_late = rng.integers(-1, 3, (2, 4)).astype(np.int8)
-    offer_early = rng.integers(-1, 3, (2, 4)).astype(np.int8)
-    last_plan = np.where(rng.random(slots) < 0.7, NONE, rng.integers(0, d, slots)).astype(np.int32)
-    seg_accept = rng.uniform(0, 0.6, 4)
+    x = _conversation_state(rng, n, tables)
+    idx, p, chan, d, cooldown = x["idx"], x["p"], x["chan"], x["d"], 365
     skill = rng.choice([0.9, 1.0, 1.1, 1.2], n) if per_conv_skill else 1.1
-    u_plan, u_promise, u_day = rng.uniform(0, 1, (3, n))
-    boost, rate, days_max = 0.8, 0.45, 7
-    dpd = np.where(oldest[idx] == NONE, 0, d - oldest[idx])
-    a = arm[idx] if arms else 0
-    kind = np.where(dpd > 90, offer_late[a, rule_today[idx]], offer_early[a, rule_today[idx]])
-    offered = (kind >= 0) & (d - last_plan[idx] >= cooldown)
-    will = will_tab[seg] if tables else will_of[p]
-    acc = bh.plan_acceptance(seg_accept[seg], skill, hard_w, boost, will)
+    # causes: the numpy steps
+    seg = x["segment"][p]
+    own = x["cause_tab"][seg] if tables else x["cause_of"][p]
+    hard_w = (x["shock"][p] > 0) | (own == HARDSHIP)
+    cause_w = np.where(hard_w, HARDSHIP, np.where(x["misread"][p], TERMS, own))
+    # the impulse: Run._impulse, channel by channel
+    stim_w = np.ones((4, x["slots"]), np.float32)
+    for c in np.unique(chan):
+        sel = chan == c
+        row = stim_w[x["response"][c]]
+        row[idx[sel]] += (x["imp_tab"][c][seg[sel]]
+                          * (skill if np.ndim(skill) == 0 else skill[sel])).astype(np.float32)
+    # the contact and complaint
+    week = x["week"].sum(axis=1)[idx] + 1
+    prob_c = bh.complaint_probability(x["complaint_base"][chan], 0.4, week, 2, x["tone"], hard_w,
+                                      1.7, 1.0, x["prop"][p])
+    u = rng.uniform(0, 1, (4, n))
     # draws exactly on the thresholds for half the conversations: a probability off in its
     # last bit (float64 where numpy computes in float32, say) flips the outcome
     tie = rng.random(n) < 0.5
-    u_plan[tie] = acc[tie]
-    accepted = offered & (u_plan < acc)
+    u[0, tie] = prob_c[tie]
+    comp_w = u[0] < prob_c
+    # offers and promises: the numpy steps
+    oldest, arm, rule_today = x["oldest"], x["arm"], x["rule_today"]
+    dpd = np.where(oldest[idx] == NONE, 0, d - oldest[idx])
+    a = arm[idx] if arms else 0
+    kind = np.where(dpd > 90, x["offer_late"][a, rule_today[idx]],
+                    x["offer_early"][a, rule_today[idx]])
+    offered = (kind >= 0) & (d - x["last_plan"][idx] >= cooldown)
+    will = x["will_tab"][seg] if tables else x["will_of"][p]
+    acc = bh.plan_acceptance(x["seg_accept"][seg], skill, hard_w, 0.8, will)
+    u[1, tie] = acc[tie]
+    accepted = offered & (u[1] < acc)
     rest = ~accepted
-    pr = bh.promise_probability(rate, skill if not per_conv_skill else skill[rest], will[rest],
-                                misread[p][rest])
-    u_rest = u_promise[rest]
+    pr = bh.promise_probability(0.45, skill if not per_conv_skill else skill[rest], will[rest],
+                                x["misread"][p][rest])
+    u_rest = u[2, rest]
     u_rest[tie[rest]] = pr[tie[rest]]
-    u_promise[rest] = u_rest
-    promise = u_promise[rest] < pr
-    want_day = d + (1 + np.floor(u_day[rest][promise] * days_max)).astype(np.int32)
-    promise_day = np.full(slots, NONE, np.int32)
-    acc_pos, acc_kind, prom_pos = np.empty(n, np.int64), np.empty(n, np.int8), np.empty(n, np.int64)
-    n_acc, n_prom = _conversation_offers(
-        idx, p, seg, hard, np.atleast_1d(np.asarray(skill, np.float64)), d, oldest,
-        arm if arms else np.zeros(0, np.int8), rule_today, offer_late, offer_early, last_plan,
-        cooldown, will_tab if tables else np.zeros(0, np.float32), will_of, misread, seg_accept,
-        boost, u_plan, u_promise, u_day, rate, days_max, promise_day, acc_pos, acc_kind, prom_pos)
-    assert np.array_equal(acc_pos[:n_acc], np.flatnonzero(accepted))
-    assert np.array_equal(acc_kind[:n_acc], kind[accepted])
-    assert np.array_equal(prom_pos[:n_prom], np.flatnonzero(rest)[promise])
-    assert np.array_equal(promise_day[idx[prom_pos[:n_prom]]], want_day)
+    u[2, rest] = u_rest
+    promise = u[2, rest] < pr
+    want_day = d + (1 + np.floor(u[3, rest][promise] * 7)).astype(np.int32)
+    (n_comp, n_acc, n_prom), out = _conversation_pass_on(x, skill, tables, arms, u,
+                                                         np.zeros(4, np.uint64))
+    assert np.array_equal(out["cause"][idx], cause_w) and np.array_equal(out["rpc"][idx], np.ones(n))
+    assert np.array_equal(out["stim"], stim_w)  # bit for bit
+    assert np.array_equal(np.flatnonzero(out["stirred"]), np.unique(x["response"][chan]))
+    assert np.array_equal(out["comp"][:n_comp], np.flatnonzero(comp_w))
+    assert np.array_equal(out["sums"][idx], week)
+    assert np.array_equal(out["acc_pos"][:n_acc], np.flatnonzero(accepted))
+    assert np.array_equal(out["acc_kind"][:n_acc], kind[accepted])
+    assert np.array_equal(out["prom_pos"][:n_prom], np.flatnonzero(rest)[promise])
+    assert np.array_equal(out["promise_day"][idx[out["prom_pos"][:n_prom]]], want_day)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), tables=st.booleans())
+def test_the_conversation_pass_hashes_the_draws_of_uniform_rows(seed, n, tables):
+    """_conversation_pass with its draws hashed inside (keys, as Run._conversations calls
+    it) against the same pass given Run._conversations' former uniform_rows draws: the
+    same complaints, plans, promises and state."""
+    from sim.engine import _NO_U
+    from sim.rng import Streams
+
+    rng = np.random.default_rng(seed)
+    x = _conversation_state(rng, n, tables)
+    streams, d = Streams(int(rng.integers(0, 2**31))), x["d"]
+    u = streams.uniform_rows([("complaint", d, x["chan"].astype(np.int64) * 4 + 1000),
+                              ("plan", d, 0), ("promise", d, 0), ("promise", d, 2)], x["idx"])
+    keys = np.array([streams.key(*k) for k in (("complaint", d, 0), ("plan", d, 0),
+                                               ("promise", d, 0), ("promise", d, 2))], np.uint64)
+    a = _conversation_pass_on(x, 1.1, tables, True, u, np.zeros(4, np.uint64))
+    b = _conversation_pass_on(x, 1.1, tables, True, _NO_U, keys)
+    assert a[0] == b[0]
+    for name in a[1]:
+        k = {"comp": a[0][0], "acc_pos": a[0][1], "acc_kind": a[0][1], "prom_pos": a[0][2]}
+        end = k.get(name)
+        assert np.array_equal(a[1][name][:end], b[1][name][:end]), name
 
 
 @settings(max_examples=150, deadline=None)
