@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from .config import Team
+from .pairwise import pairwise_sum
 
 if TYPE_CHECKING:
     from .engine import Run
@@ -323,14 +324,15 @@ def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]
             c.tried = np.zeros(len(desk.acct), dtype=bool)
         m, start, hours = np.empty(k), np.empty(k), np.empty(k)
         pos, ref = np.empty(k, np.int64), np.empty(k, np.int64)
-        n_fit, n_ex, n_ref = _place(c.cand, ok[s:e], minutes[s:e], outcome[s:e], c.used,
-                                    c.total, a, c.b, run.retry_gap, c.tried, desk.left,
-                                    desk.made, desk.not_before, m, start, pos, hours, ref)
+        n_fit, n_ex, n_ref, spent = _place(c.cand, ok[s:e], minutes[s:e], outcome[s:e], c.used,
+                                           c.total, a, c.b, run.retry_gap, c.tried, desk.left,
+                                           desk.made, desk.not_before, m, start, pos, hours,
+                                           ref)
         if n_ref:
             refused.append(s + ref[:n_ref])
         if n_ex:
             execd.append((desk, s + pos[:n_ex], hours[:n_ex]))
-            c.used += float(m[:n_fit].sum())  # numpy's pairwise sum, as before
+            c.used += spent
         # another batch only if every attempt fitted and ready tasks may be left; when the
         # batch took every ready task, each is now tried, refused or waiting for its retry
         # gap (hours + gap > a): another pass would find none
@@ -359,7 +361,8 @@ def _place(cand, ok, minutes, outcome, used, total, a, b, retry_gap, tried, left
     a refused one is dropped for the day; an executed one gets its hour (into ``hours``,
     its batch position into ``pos``), one more attempt made, no attempts left if it
     reached someone (one fewer if not) and its retry gap. ``m``: the minutes on the
-    clock. Returns (fitted, executed, refused (their positions in ``ref``)).
+    clock. Returns (fitted, executed, refused (their positions in ``ref``), the minutes
+    the fitted attempts took (numpy's sum of ``m[:fitted]``, bit for bit)).
 
     The arithmetic of ``start = used + np.cumsum(m) - m``, ``fits = start < total``,
     ``n_fit = count_nonzero(fits)`` and ``hours = a + (b - a) * (start / total)``, in the
@@ -388,4 +391,4 @@ def _place(cand, ok, minutes, outcome, used, total, a, b, retry_gap, tried, left
             left[q] = 0
             ref[n_ref] = j
             n_ref += 1
-    return n_fit, n_ex, n_ref
+    return n_fit, n_ex, n_ref, pairwise_sum(m, 0, n_fit)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numba
 import numpy as np
@@ -27,6 +28,7 @@ from .collectors import Desk, floor_process
 from .compliance import KIND_CODES, PROFILES, RULES, Gate
 from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Strategy, check_pair
 from .cores import Halves
+from .pairwise import pairwise_sum
 from .population import CAUSE_CODES, People, draw_plan, generate, macro_curve
 from .prefetch import AHEAD, prefetch, prefetch_2d
 from .rng import Streams, draw_at, draw_at_n
@@ -503,7 +505,7 @@ _NO_KINDS = np.zeros(0, bool)  # "every call an agent call" for _book_calls
 @numba.njit(cache=True, nogil=True)
 def _book_calls(idx, chan, minutes, outcome, ends, rates, skills, agent, cost_cents, channel_cost,
                 channel_attempts, ep_of, ep_cost, attempts_hist, labour, ep, conv, conv_skill,
-                tp):  # pragma: no cover - compiled
+                tp, collector_cost, day):  # pragma: no cover - compiled
     """The books of executed calls (distinct slots ``idx``; team t's calls end at
     ``ends[t]``), in one pass: labour (``minutes * rate / 60 * 100`` cents at the team's
     rate, into ``labour``), the channel's cost and attempt count for the day (in attempt
@@ -511,7 +513,9 @@ def _book_calls(idx, chan, minutes, outcome, ends, rates, skills, agent, cost_ce
     episodes), one more attempt in the slot's history if an agent called (``agent``;
     empty: every call). Positions of the conversations (with their team's skill) and of
     the third parties reached into ``conv``, ``conv_skill`` and ``tp``; returns how many
-    of each."""
+    of each. The day's labour cost (``collector_cost[day]``) goes up team by team, each
+    team's labour summed as numpy sums it (``pairwise_sum``): float sums, in the order
+    they were always made."""
     every = agent.shape[0] == 0
     t, n_conv, n_tp, m, half = 0, 0, 0, idx.shape[0], AHEAD // 2
     for j in range(m):
@@ -543,6 +547,10 @@ def _book_calls(idx, chan, minutes, outcome, ends, rates, skills, agent, cost_ce
         elif outcome[j] == THIRD_PARTY_REACHED:
             tp[n_tp] = j
             n_tp += 1
+    s = 0
+    for t in range(ends.shape[0]):
+        collector_cost[day] += pairwise_sum(labour, s, ends[t])
+        s = ends[t]
     return n_conv, n_tp
 
 
@@ -1208,6 +1216,7 @@ class Run:
         self._ruled: list[np.ndarray] = []  # the slots rule_today is set for
         self._call_keys = (-1, np.zeros(3, np.uint64))  # (day, the call draws' stream keys)
         self._conv_keys = (-1, np.zeros(4, np.uint64))  # (day, the conversations' draw keys)
+        self._team_rates: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.vacant = np.zeros(n, bool)
         self.exit_code = np.zeros(P, np.int8)
         self.exit_day = np.full(P, NONE, np.int32)
@@ -2140,18 +2149,20 @@ class Run:
                     conv = (outcome[m] == CONVERSATION) if k == AGENT else None
                     self.gate.record(d, idx[m], k, conversation=conv, rpc=conv)
         n = len(idx)
-        ends = np.cumsum([k for _, k in teams])
+        crew = tuple(desk.index for desk, _ in teams)
+        rates = self._team_rates.get(crew)
+        if rates is None:
+            rates = self._team_rates[crew] = (
+                np.array([desk.cfg.hourly_cost for desk, _ in teams]),
+                np.array([desk.cfg.skill for desk, _ in teams]))
+        ends = np.array(list(accumulate(k for _, k in teams)), np.int64)
         labour, ep = np.empty(n), np.empty(n, np.int64)
         conv, conv_skill, tp = np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64)
         n_conv, n_tp = _book_calls(
-            idx, chan, minutes, outcome, ends, np.array([desk.cfg.hourly_cost for desk, _ in teams]),
-            np.array([desk.cfg.skill for desk, _ in teams]), agent if third else _NO_KINDS,
+            idx, chan, minutes, outcome, ends, rates[0], rates[1], agent if third else _NO_KINDS,
             self.cat.cost_cents, self.channel_cost[d], self.channel_attempts[d], self.ep,
-            self.eps.cost, self.attempts_hist, labour, ep, conv, conv_skill, tp)
-        s = 0
-        for e in ends.tolist():  # team by team, in order: the day's cost is a float sum
-            self.daily["collector_cost"][d] += float(labour[s:e].sum())
-            s = e
+            self.eps.cost, self.attempts_hist, labour, ep, conv, conv_skill, tp,
+            self.daily["collector_cost"], d)
         self._today.append(d, hours, idx, p, chan, kinds, outcome)
         win = self._in_window(d)
         if win:

@@ -52,12 +52,12 @@ def test_teams_worked_together_equal_teams_worked_one_after_another(monkeypatch)
 
 
 @settings(max_examples=200, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), k=st.integers(0, 40), used=st.floats(0, 50),
-       total=st.floats(0.5, 120))
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(0, 400), used=st.floats(0, 50),
+       total=st.floats(0.5, 1200))
 def test_the_compiled_placement_equals_the_numpy_code(seed, k, used, total):
     """_place against the numpy steps of a crew's batch it replaced (work_block)."""
     rng = np.random.default_rng(seed)
-    q = 60
+    q = 600
     cand = np.sort(rng.choice(q, k, replace=False)).astype(np.int64)
     ok = rng.random(k) < 0.8
     minutes = np.where(rng.random(k) < 0.5, rng.uniform(0.3, 1.0, k), rng.lognormal(1.5, 0.6, k))
@@ -87,8 +87,9 @@ def test_the_compiled_placement_equals_the_numpy_code(seed, k, used, total):
     pos, ref = np.empty(k, np.int64), np.empty(k, np.int64)
     got = collectors._place(cand, ok, minutes, outcome, used, total, a, b, gap, tried, left,
                             made, nb, mm, ss, pos, hours, ref)
-    n_fit_k, n_ex, n_ref = got
+    n_fit_k, n_ex, n_ref, spent = got
     assert n_fit_k == n_fit
+    assert np.float64(spent).view(np.uint64) == m[:n_fit].sum().view(np.uint64)
     assert np.array_equal(pos[:n_ex], np.flatnonzero(okf))
     assert np.array_equal(ref[:n_ref], np.flatnonzero(~okf))
     assert np.array_equal(hours[:n_ex], hours_w)  # bit for bit
