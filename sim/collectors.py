@@ -302,28 +302,30 @@ def _ready_tasks(left, not_before, a, tried, multi, acct, seen, out):  # pragma:
 def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]:
     """One batch of each crew (``crew.cand``), through the gate, the draws and the books
     together; returns the crews that may take another batch in this block."""
-    desks = [c.desk for c in crews]
-    if len(crews) == 1:
-        c = crews[0]
-        acct, chan, made = c.desk.acct[c.cand], c.desk.channel[c.cand], c.desk.made[c.cand]
-    else:
-        acct = np.concatenate([c.desk.acct[c.cand] for c in crews])
-        chan = np.concatenate([c.desk.channel[c.cand] for c in crews])
-        made = np.concatenate([c.desk.made[c.cand] for c in crews])
-    third = any(desk.any_third for desk in desks)
-    person = run.book.person[acct]
-    ok = run.call_gate(day, a, acct, chan, count=False, third=third)
-    outcome, minutes = run.call_outcomes(day, a, acct, chan, made, third, person)
-    # each crew places its attempts on its own clock
-    refused, again, execd = [], [], []
+    n = sum(len(c.cand) for c in crews)
+    acct, chan = np.empty(n, np.int64), np.empty(n, np.int16)
+    made, person = np.empty(n, np.int16), np.empty(n, np.int64)
     s = 0
     for c in crews:
+        _gather_tasks(c.cand, c.desk.acct, c.desk.channel, c.desk.made, run.book.person, s,
+                      acct, chan, made, person)
+        s += len(c.cand)
+    third = any(c.desk.any_third for c in crews)
+    ok = run.call_gate(day, a, acct, chan, count=False, third=third)
+    outcome, minutes = run.call_outcomes(day, a, acct, chan, made, third, person)
+    # each crew places its attempts on its own clock; the executed ones are gathered
+    # crew after crew into x_*
+    x_acct, x_chan, x_person = np.empty(n, np.int64), np.empty(n, np.int16), np.empty(n, np.int64)
+    x_outcome, x_minutes, x_hours = np.empty(n, np.int8), np.empty(n), np.empty(n)
+    refused, again, teams = [], [], []
+    s = n_x = 0
+    for c in crews:
         desk, k = c.desk, len(c.cand)
-        e = s + k
         if c.tried is None:
             c.tried = np.zeros(len(desk.acct), dtype=bool)
         m, start, hours = np.empty(k), np.empty(k), np.empty(k)
         pos, ref = np.empty(k, np.int64), np.empty(k, np.int64)
+        e = s + k
         n_fit, n_ex, n_ref, spent = _place(c.cand, ok[s:e], minutes[s:e], outcome[s:e], c.used,
                                            c.total, a, c.b, run.retry_gap, c.tried, desk.left,
                                            desk.made, desk.not_before, m, start, pos, hours,
@@ -331,7 +333,10 @@ def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]
         if n_ref:
             refused.append(s + ref[:n_ref])
         if n_ex:
-            execd.append((desk, s + pos[:n_ex], hours[:n_ex]))
+            _gather_executed(pos, n_ex, s, hours, acct, chan, outcome, minutes, person, n_x,
+                             x_acct, x_chan, x_outcome, x_minutes, x_person, x_hours)
+            n_x += n_ex
+            teams.append((desk, n_ex))
             c.used += spent
         # another batch only if every attempt fitted and ready tasks may be left; when the
         # batch took every ready task, each is now tried, refused or waiting for its retry
@@ -344,12 +349,32 @@ def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]
         # not change)
         at = np.concatenate(refused) if len(refused) > 1 else refused[0]
         run.call_gate(day, a, acct[at], chan[at], count=True)
-    if execd:
-        at = np.concatenate([x[1] for x in execd]) if len(execd) > 1 else execd[0][1]
-        hours = np.concatenate([x[2] for x in execd]) if len(execd) > 1 else execd[0][2]
-        run.execute_calls(day, hours, acct[at], chan[at], outcome[at], minutes[at],
-                          [(x[0], len(x[1])) for x in execd], person[at])
+    if teams:
+        run.execute_calls(day, x_hours[:n_x], x_acct[:n_x], x_chan[:n_x], x_outcome[:n_x],
+                          x_minutes[:n_x], teams, x_person[:n_x])
     return again
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_tasks(cand, acct_q, chan_q, made_q, person_of, at, acct, chan, made,
+                  person):  # pragma: no cover - compiled
+    """The tasks at queue positions ``cand``: account, channel and attempts made from the
+    queue's columns, the account's person; into the batch's arrays from ``at`` on."""
+    for j in range(cand.shape[0]):
+        q = cand[j]
+        i = acct_q[q]
+        acct[at + j], chan[at + j], made[at + j], person[at + j] = i, chan_q[q], made_q[q], person_of[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_executed(pos, n, s, hours, acct, chan, outcome, minutes, person, at, x_acct, x_chan,
+                     x_outcome, x_minutes, x_person, x_hours):  # pragma: no cover - compiled
+    """A crew's executed attempts (its batch positions ``pos[:n]``, the crew's first at
+    batch position ``s``; their hours ``hours[:n]``): their columns, into x_* from ``at``."""
+    for j in range(n):
+        k = s + pos[j]
+        x_acct[at + j], x_chan[at + j], x_outcome[at + j] = acct[k], chan[k], outcome[k]
+        x_minutes[at + j], x_person[at + j], x_hours[at + j] = minutes[k], person[k], hours[j]
 
 
 @numba.njit(cache=True, nogil=True)

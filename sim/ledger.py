@@ -481,42 +481,61 @@ def settle(book: Book, idx: np.ndarray, discount: float) -> tuple[np.ndarray, np
 
 
 def reterm(book: Book, cal: Calendar, idx: np.ndarray, day: int, months: int) -> np.ndarray:
-    """Re-term: overdue instalments go back into the plan, fees are waived, the term grows."""
-    waived = book.fees[idx].copy()
-    book.waived[idx] += waived
-    book.fees[idx] = 0
-    book.unbilled[idx] += book.due[idx]
-    book.unbilled_total += int(book.due[idx].sum())
-    book.due[idx] = 0
-    book.n_left[idx] += months
-    book.inst[idx] = -(-book.unbilled[idx] // np.maximum(book.n_left[idx], 1))
-    book.plan_type[idx] = RETERM
-    _restart_schedule(book, cal, idx, day, 1)
-    return waived
+    """Re-term: overdue instalments go back into the plan, fees are waived, the term grows
+    by ``months``; the next instalment falls due next month. Returns the fees waived."""
+    return _replan(book, cal, idx, day, months, True)
 
 
 def defer(book: Book, cal: Calendar, idx: np.ndarray, day: int, months: int) -> np.ndarray:
-    """Deferral: overdue instalments go back into the plan, the next due date moves out."""
-    waived = book.fees[idx].copy()
-    book.waived[idx] += waived
-    book.fees[idx] = 0
-    book.unbilled[idx] += book.due[idx]
-    book.unbilled_total += int(book.due[idx].sum())
-    book.due[idx] = 0
-    book.n_left[idx] = np.maximum(book.n_left[idx], 1)
-    book.inst[idx] = -(-book.unbilled[idx] // np.maximum(book.n_left[idx], 1))
-    book.plan_type[idx] = DEFERRAL
-    _restart_schedule(book, cal, idx, day, months)
+    """Deferral: overdue instalments go back into the plan, fees are waived, the next due
+    date moves ``months`` out. Returns the fees waived."""
+    return _replan(book, cal, idx, day, months, False)
+
+
+def _replan(book: Book, cal: Calendar, idx: np.ndarray, day: int, months: int,
+            longer: bool) -> np.ndarray:
+    idx = np.asarray(idx, np.int64)
+    waived = np.empty(len(idx), np.int64)
+    book.unbilled_total += _replan_kernel(
+        idx, int(cal.month_of[day]), months, longer, cal.month_first, cal._off, book.unbilled,
+        book.due, book.fees, book.waived, book.n_left, book.inst, book.plan_type,
+        book.oldest_month, book.oldest_day, book.next_due_month, book.next_due_day, book.dom,
+        waived)
     return waived
 
 
-def _restart_schedule(book: Book, cal: Calendar, idx: np.ndarray, day: int, months: int) -> None:
-    book.oldest_month[idx] = NONE
-    book.oldest_day[idx] = NONE
-    m = np.full(len(idx), cal.month_of[day] + months)
-    book.n_left[idx] = np.maximum(book.n_left[idx], 1)
-    book.next_due_month[idx] = m
-    book.next_due_day[idx] = cal.due_day(m, book.dom[idx])
+@numba.njit(cache=True, nogil=True)
+def _replan_kernel(idx, month, months, longer, month_first, off, unbilled, due, fees, waived_b,
+                   n_left, inst, plan_type, oldest_month, oldest_day, next_due_month,
+                   next_due_day, dom, waived):  # pragma: no cover - compiled
+    """A re-term (``longer``: the term grows by ``months``, the next due date is next
+    month) or a deferral (the next due date ``months`` out) of distinct slots ``idx`` in
+    the current ``month``: fees waived (into ``waived``), the due amount back into the
+    unbilled principal, the instalment recomputed over the months left, no arrears.
+    Returns the principal moved back (for the book's unbilled total)."""
+    moved = 0
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        w = fees[i]
+        waived[j] = w
+        waived_b[i] += w
+        fees[i] = 0
+        unbilled[i] += due[i]
+        moved += due[i]
+        due[i] = 0
+        if longer:
+            n_left[i] += months
+        else:
+            n_left[i] = max(n_left[i], 1)
+        inst[i] = -(-unbilled[i] // max(n_left[i], 1))
+        plan_type[i] = RETERM if longer else DEFERRAL
+        oldest_month[i] = NONE
+        oldest_day[i] = NONE
+        n_left[i] = max(n_left[i], 1)
+        m = month + (1 if longer else months)
+        next_due_month[i] = m
+        next_due_day[i] = month_first[m + off] + np.int64(dom[i]) - 1
+    return moved
 
 
 def accelerate(book: Book, idx: np.ndarray) -> None:

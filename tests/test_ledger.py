@@ -163,6 +163,29 @@ def _ref_pay(book, cal, idx, amount):
     return amount
 
 
+def _ref_replan(book, cal, idx, day, months, longer):
+    """reterm (``longer``) and defer, as numpy code."""
+    waived = book.fees[idx].copy()
+    book.waived[idx] += waived
+    book.fees[idx] = 0
+    book.unbilled[idx] += book.due[idx]
+    book.unbilled_total += int(book.due[idx].sum())
+    book.due[idx] = 0
+    if longer:
+        book.n_left[idx] += months
+    else:
+        book.n_left[idx] = np.maximum(book.n_left[idx], 1)
+    book.inst[idx] = -(-book.unbilled[idx] // np.maximum(book.n_left[idx], 1))
+    book.plan_type[idx] = lg.RETERM if longer else lg.DEFERRAL
+    book.oldest_month[idx] = lg.NONE
+    book.oldest_day[idx] = lg.NONE
+    m = np.full(len(idx), cal.month_of[day] + (1 if longer else months))
+    book.n_left[idx] = np.maximum(book.n_left[idx], 1)
+    book.next_due_month[idx] = m
+    book.next_due_day[idx] = cal.due_day(m, book.dom[idx])
+    return waived
+
+
 def _same_books(a: lg.Book, b: lg.Book) -> bool:
     return a.unbilled_total == b.unbilled_total and all(
         np.array_equal(getattr(a, f), getattr(b, f)) for f in vars(a) if f not in ("n",
@@ -173,8 +196,9 @@ def _same_books(a: lg.Book, b: lg.Book) -> bool:
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 30),
        late=st.sampled_from([0.0, 0.05, 0.333]), fixed=st.sampled_from([0, 1500]))
 def test_compiled_flows_equal_their_numpy_definitions(seed, steps, late, fixed):
-    """bill_parts, mark_missed and pay (numba) against the numpy forms they replaced, on a
-    random book driven through random bills, misses and payments: every field, every cent."""
+    """bill_parts, mark_missed, pay, reterm and defer (numba) against the numpy forms they
+    replaced, on a random book driven through random bills, misses, payments and plans:
+    every field, every cent."""
     rng = np.random.default_rng(seed)
     n = 40
     (a, cal), (b, _) = book(n), book(n)
@@ -195,6 +219,12 @@ def test_compiled_flows_equal_their_numpy_definitions(seed, steps, late, fixed):
         payers = np.sort(rng.choice(n, rng.integers(0, n + 1), replace=False))
         cash = rng.integers(0, 3 * 10**6, len(payers))
         assert np.array_equal(lg.pay(a, cal, payers, cash), _ref_pay(b, cal, payers, cash))
+        assert _same_books(a, b)
+        plans = np.sort(rng.choice(n, rng.integers(0, 4), replace=False))
+        longer, months, day = bool(rng.random() < 0.5), int(rng.integers(1, 13)), int(rng.integers(0, 300))
+        fn = lg.reterm if longer else lg.defer
+        assert np.array_equal(fn(a, cal, plans, day, months),
+                              _ref_replan(b, cal, plans, day, months, longer))
         assert _same_books(a, b)
 
 
