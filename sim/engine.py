@@ -1866,8 +1866,8 @@ class Run:
                 key = acct * 1024 + chan
                 # one task per (account, channel): the most attempts asked for wins
                 order = np.lexsort((-att, key))
-                _, first = np.unique(key[order], return_index=True)
-                keep = order[first]
+                ks = key[order]  # sorted: the first of each run of equal keys
+                keep = order[np.flatnonzero(np.concatenate(([True], ks[1:] != ks[:-1])))]
                 desk.enqueue(acct[keep], chan[keep], prio[keep], att[keep], exp)
                 desk.any_third = bool((self.cat.kind[desk.channel] == THIRD).any())
             else:
