@@ -2,7 +2,8 @@
 baseline scenario, and measured runs in fresh subprocesses.
 
 Each measured case runs in its own interpreter (``python benchmarks/_common.py --case
-JSON``), so that its peak RSS is its own and no case warms the caches of the next. The
+JSON``), so that its peak RSS is its own and no case warms the caches of the next (a
+"warm" case warms its own interpreter with a small run first, untimed: see run_case). The
 peak is the process's own high-water mark (``VmHWM``): ``getrusage``'s ``ru_maxrss``
 survives ``exec`` and would report the parent's peak when the parent is bigger. Times are ``time.perf_counter`` around ``sim.engine.run`` (set-up of
 the population and the result tables included).
@@ -114,11 +115,19 @@ def scaled_scenario(accounts: int, scenario: str = "baseline", extra: tuple = ()
     return apply_overrides(sc, overrides, source="benchmark")
 
 
+#: the warm-up run of a warm case: small, every day, the result built
+WARM_UP_ACCOUNTS = 2_000
+
+
 def run_case(accounts: int, strategy: str = "seed_playbook", scenario: str = "baseline",
-             scale_collectors: bool = True, seed: int = 1) -> dict:
-    """One measured run in a fresh interpreter; returns its figures."""
+             scale_collectors: bool = True, seed: int = 1, warm: bool = False) -> dict:
+    """One measured run in a fresh interpreter; returns its figures. ``warm``: the
+    interpreter first makes a small run of the same case (WARM_UP_ACCOUNTS accounts, its
+    result built), untimed, as a sweep's worker has before its second run: the libraries
+    imported (pandas comes with the first result) and the compiled kernels loaded from
+    numba's cache. A cold case times all of that too."""
     spec = {"accounts": accounts, "strategy": strategy, "scenario": scenario,
-            "scale_collectors": scale_collectors, "seed": seed}
+            "scale_collectors": scale_collectors, "seed": seed, "warm": warm}
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--case",
                           json.dumps(spec)], check=True, capture_output=True, text=True,
                          cwd=ROOT)
@@ -129,11 +138,18 @@ def _case(spec: dict) -> dict:
     from sim.config import load_scenario, load_strategy
     from sim.engine import Simulation
 
-    if spec["scale_collectors"]:
-        sc = scaled_scenario(spec["accounts"], spec["scenario"])
-    else:
-        sc = load_scenario(spec["scenario"], [f"population.accounts={spec['accounts']}"])
+    def scenario(accounts: int):
+        if spec["scale_collectors"]:
+            return scaled_scenario(accounts, spec["scenario"])
+        return load_scenario(spec["scenario"], [f"population.accounts={accounts}"])
+
     st = load_strategy(spec["strategy"])
+    if spec.get("warm"):
+        warm_up = Simulation(scenario(WARM_UP_ACCOUNTS), st, seed=spec["seed"])
+        warm_up.advance(warm_up.days)
+        warm_up.result()
+        del warm_up
+    sc = scenario(spec["accounts"])
     load_before = load_average()
     # what sim.engine.run does, in three timed steps: set-up, the days, the result tables
     t0, c0 = time.perf_counter(), time.process_time()
