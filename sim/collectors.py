@@ -416,4 +416,4 @@ def _place(cand, ok, minutes, outcome, used, total, a, b, retry_gap, tried, left
             left[q] = 0
             ref[n_ref] = j
             n_ref += 1
-    return n_fit, n_ex, n_ref, pairwise_sum(m, 0, n_fit)
+    return n_fit, n_ex, n_ref, pairwise_sum(m, np.int64(0), np.int64(n_fit))

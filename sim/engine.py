@@ -547,10 +547,10 @@ def _book_calls(idx, chan, minutes, outcome, ends, rates, skills, agent, cost_ce
         elif outcome[j] == THIRD_PARTY_REACHED:
             tp[n_tp] = j
             n_tp += 1
-    s = 0
+    s = np.int64(0)
     for t in range(ends.shape[0]):
-        collector_cost[day] += pairwise_sum(labour, s, ends[t])
-        s = ends[t]
+        collector_cost[day] += pairwise_sum(labour, s, np.int64(ends[t]))
+        s = np.int64(ends[t])
     return n_conv, n_tp
 
 

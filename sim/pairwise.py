@@ -56,6 +56,8 @@ def _left(n):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def pairwise_sum(a, lo, hi):  # pragma: no cover - compiled
     """``float(a[lo:hi].sum())`` for a contiguous float64 array ``a``, bit for bit.
+    Callers in compiled code pass ``lo`` and ``hi`` as int64 (``np.int64(0)``, not ``0``):
+    a constant is typed as a literal, and each literal is one more compiled version.
 
     numpy recurses on the halves; this walks the same tree with a stack of its own
     (numba's on-disk cache mishandles recursive functions: a kernel calling one ran
