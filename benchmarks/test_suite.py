@@ -28,6 +28,9 @@ def main() -> int:
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     emit("test_suite_seconds", round(seconds, 1), "s")
     print(f"pytest: {tail} (exit {proc.returncode})")
+    for line in proc.stdout.splitlines():  # which tests failed, so a flaky one can be found
+        if line.startswith(("FAILED", "ERROR")):
+            print(line)
     merge("test_suite", {"test_suite_seconds": round(seconds, 1), "target_at_most": 600,
                          "command": " ".join(cmd[1:]), "pytest_summary": tail,
                          "exit_code": proc.returncode, "load_average_start": load_start,
