@@ -363,7 +363,8 @@ def _gather_tasks(cand, acct_q, chan_q, made_q, person_of, at, acct, chan, made,
     for j in range(cand.shape[0]):
         q = cand[j]
         i = acct_q[q]
-        acct[at + j], chan[at + j], made[at + j], person[at + j] = i, chan_q[q], made_q[q], person_of[i]
+        acct[at + j], chan[at + j], made[at + j] = i, chan_q[q], made_q[q]
+        person[at + j] = person_of[i]
 
 
 @numba.njit(cache=True, nogil=True)

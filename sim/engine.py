@@ -622,8 +622,8 @@ def _contacts_kernel(idx, ep, col, recent_flat, recent_sum, ep_contacts, c0, alp
 
 
 @numba.njit(cache=True, nogil=True)
-def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, keys, ivr, reach, contactability, prof, impulse,
-                     stim_row, segment, reminder, last_reminder, day, cause_tab, cause_of,
+def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, keys, ivr, reach, contactability, prof,
+                     impulse, stim_row, segment, reminder, last_reminder, day, cause_tab, cause_of,
                      shock_active, col, recent_flat, recent_sum, ep_contacts, c0, alpha, free,
                      tone, hardship_pressure, propensity, optout_rate, optout, outcome, ep,
                      got_pos, complained, out_pos):  # pragma: no cover - compiled

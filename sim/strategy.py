@@ -94,9 +94,9 @@ class RuleTable:
     (``match_rules``): rule ``i`` holds for a slot in bucket ``b`` if ``buckets[i, b]``,
     ``dpd_lo[i] <= dpd <= dpd_hi[i]``, the score within ``[risk_lo[i], risk_hi[i]]``
     where ``has_risk[i]`` (float32, as numpy compares a float32 array with a Python
-    float), ``causes[i, cause]`` where ``has_cause[i]``, overdue cents at least ``min_overdue[i]`` and broken
-    promises at least ``min_broken[i]`` (0: no condition). ``n_actions``: each rule's
-    number of actions."""
+    float), ``causes[i, cause]`` where ``has_cause[i]``, overdue cents at least
+    ``min_overdue[i]`` and broken promises at least ``min_broken[i]`` (0: no
+    condition). ``n_actions``: each rule's number of actions."""
 
     buckets: np.ndarray
     dpd_lo: np.ndarray
