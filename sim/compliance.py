@@ -132,20 +132,9 @@ class Gate:
         scalar hour, holidays) are decided once, not broadcast per attempt.
         """
         n = len(acct)
-        law = self.law
-        scalar = isinstance(hour, float) or np.ndim(hour) == 0
-        if not count and scalar and kind in CALL_KINDS:
-            # the usual batch of calls (many a day): the per-account rules in one compiled
-            # pass, unless the window or a holiday refuses the whole batch
-            ok = np.empty(n, dtype=bool)
-            if hour < law.window_start or hour >= law.window_end or day in self.holidays:
-                ok[:] = False
-            else:
-                _calls_allowed(np.asarray(acct, np.int64), day, day % 7, self.calls,
-                               self.daily_cap, -1 if law.weekly_cap is None else law.weekly_cap,
-                               law.cooloff_days, self.last_conversation, ok)
-            return ok
         ok = np.ones(n, dtype=bool)
+        law = self.law
+        scalar = np.ndim(hour) == 0
         whole: list[str] = []  # whole-batch refusals, in order
         if kind != KIND_CODES["letter"]:
             if scalar:
@@ -164,6 +153,12 @@ class Gate:
             if count:
                 self.blocked[whole[0]] += int(np.count_nonzero(ok))
             ok[:] = False
+            return ok
+        if not count and scalar and kind in CALL_KINDS:
+            # the usual batch of calls: the per-account rules in one compiled pass
+            _calls_allowed(np.asarray(acct, np.int64), day, day % 7, self.calls, self.daily_cap,
+                           -1 if law.weekly_cap is None else law.weekly_cap, law.cooloff_days,
+                           self.last_conversation, ok)
             return ok
         rules = self._refusals(day, acct, kind)
         if scalar and len(rules) == 1:

@@ -1233,9 +1233,8 @@ class Run:
         self._recent_touched: list[list[np.ndarray]] = [[] for _ in range(7)]
         self._log_rpc_median = np.log(c.rpc_median_minutes)
         # stimulus per delivered contact by channel and segment: uplift x segment response
-        self._imp_lut = [self.cat.uplift[ch] * self.resp[:, int(self.cat.response[ch])]
-                         for ch in range(len(self.cat.names))]
-        self._imp_tab = np.array(self._imp_lut, np.float64)  # (channel, segment), compiled passes
+        self._imp_tab = np.array([self.cat.uplift[ch] * self.resp[:, int(self.cat.response[ch])]
+                                  for ch in range(len(self.cat.names))], np.float64)
         self._paid_today = np.zeros(n, bool)
         # the stimulus decay streams the whole book: at a million accounts two halves at
         # once take 1.7 ms a day instead of 2.3 (memory-bound: the second core adds
@@ -1361,14 +1360,13 @@ class Run:
         p = self.book.person
         self.risk[:] = expit(self.people.score_logit[p] + 0.8 * self.miss_recent)
 
-    def _impulse(self, idx: np.ndarray, chan: int, scale: float | np.ndarray = 1.0,
-                 p: np.ndarray | None = None, seg: np.ndarray | None = None) -> None:
+    def _impulse(self, idx: np.ndarray, chan: int, scale: float) -> None:
+        """The treatment impulse of a contact on ``chan`` to slots ``idx`` (distinct)."""
         cls = int(self.cat.response[chan])
-        if seg is None:
-            seg = self.people.segment[self.book.person[idx] if p is None else p]
+        seg = self.people.segment[self.book.person[idx]]
         self._stirred[cls] = True
         row = self.stim[cls]  # a row view: 1-d fancy indexing is cheaper than 2-d
-        row[idx] += (self._imp_lut[chan][seg] * scale).astype(np.float32)
+        row[idx] += (self._imp_tab[chan][seg] * scale).astype(np.float32)
 
     # ------------------------------------------------------------------ processes
 
@@ -1953,25 +1951,20 @@ class Run:
 
     # ------------------------------------------------------------------ contacts
 
-    def _contact_delivered(self, d: int, idx: np.ndarray, chan: int | np.ndarray,
-                           tone: np.ndarray, third_party: float = 1.0,
-                           p: np.ndarray | None = None, ep: np.ndarray | None = None,
-                           u: np.ndarray | None = None, seg: np.ndarray | None = None,
-                           hard: np.ndarray | None = None) -> None:
-        """Bookkeeping shared by every delivered contact: counts and complaints.
-        ``p``, ``ep``, ``u``, ``seg``, ``hard``: the slots' persons, episodes, complaint
-        draws, segments and hardship, when the caller has them already."""
+    def _contact_delivered(self, d: int, idx: np.ndarray, chan: int, tone: np.ndarray,
+                           third_party: float) -> None:
+        """A contact delivered to slots ``idx`` (distinct) on ``chan`` outside the
+        compiled passes of messages and conversations (a third party reached): counts
+        and complaints."""
         col = d % 7
         self._recent_touched[col].append(idx)
-        ep = self.ep[idx] if ep is None else ep
+        ep = self.ep[idx]
         if self._in_window(d):
             self.daily["contacts"][d] += len(idx)
         b = self.sc.behaviour
-        p = self.book.person[idx] if p is None else p
-        if hard is None:
-            hard = (self.shock_active[p] > 0) | (self._trait("cause", p, seg) == HARDSHIP)
-        if u is None:
-            u = self.streams.uniform("complaint", d, idx, self._complaint_draw(chan))
+        p = self.book.person[idx]
+        hard = (self.shock_active[p] > 0) | (self._trait("cause", p, None) == HARDSHIP)
+        u = self.streams.uniform("complaint", d, idx, self._complaint_draw(chan))
         comp = np.empty(len(idx), bool)
         _contacts_kernel(idx, ep, col, self._recent_flat, self._recent_sum, self.eps.contacts,
                          np.atleast_1d(self.cat.complaint_base[chan]), b.complaint_alpha,
@@ -2022,9 +2015,9 @@ class Run:
         self.channel_cost[d, chan] += self.cat.cost_cents[chan] * n
         self.channel_attempts[d, chan] += n
         # the reach, complaint and opt-out draws, hashed in the pass where they are needed
-        keys = np.array([self.streams.key("contact", d, 500 + chan),
-                         self.streams.key("complaint", d, int(self._complaint_draw(chan))),
-                         self.streams.key("optout", d, chan)], np.uint64)
+        keys = self.streams.keys([("contact", d, 500 + chan),
+                                  ("complaint", d, int(self._complaint_draw(chan))),
+                                  ("optout", d, chan)])
         b, pp, col = self.sc.behaviour, self.people, d % 7
         outcome, ep = np.empty(n, np.int8), np.empty(n, np.int64)
         got, complained, out = np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64)
@@ -2032,7 +2025,7 @@ class Run:
         n_got, n_out = _messages_kernel(
             idx, p, self.ep, self.cat.cost_cents[chan], self.eps.cost, _NO_U, keys, kind == IVR,
             float(self.cat.reach[chan]), pp.contactability, float(self.profile[int(hour) % 24]),
-            self._imp_lut[chan], self.stim[int(self.cat.response[chan])], pp.segment, reminder,
+            self._imp_tab[chan], self.stim[int(self.cat.response[chan])], pp.segment, reminder,
             self.last_reminder, d, self._seg_traits.get("cause", self._no_tab8), pp.cause,
             self.shock_active, col, self._recent_flat, self._recent_sum, self.eps.contacts,
             float(self.cat.complaint_base[chan]), b.complaint_alpha, b.complaint_free_contacts,
@@ -2097,9 +2090,8 @@ class Run:
             some_third = False  # a queue of agent calls only
         if not some_third:  # the usual batch: agent calls only, draws and all in one pass
             if self._call_keys[0] != d:
-                self._call_keys = (d, np.array([self.streams.key("contact", d, 0),
-                                                self.streams.key("contact", d, 1),
-                                                self.streams.key("handle", d, 0)], np.uint64))
+                self._call_keys = (d, self.streams.keys([("contact", d, 0), ("contact", d, 1),
+                                                         ("handle", d, 0)]))
             n = len(idx)
             outcome, minutes = np.empty(n, np.int8), np.empty(n)
             conv, u_talk = np.empty(n, np.int64), np.empty(n)
@@ -2203,9 +2195,8 @@ class Run:
         ep = self.ep[idx] if ep is None else ep
         self._recent_touched[col].append(idx)
         if self._conv_keys[0] != d:  # the complaint, plan, promise and promised-day draws
-            self._conv_keys = (d, np.array([self.streams.key(*k) for k in (
-                ("complaint", d, 0), ("plan", d, 0), ("promise", d, 0), ("promise", d, 2))],
-                np.uint64))
+            self._conv_keys = (d, self.streams.keys([("complaint", d, 0), ("plan", d, 0),
+                                                     ("promise", d, 0), ("promise", d, 2)]))
         comp, acc_pos, prom_pos = (np.empty(n, np.int64) for _ in range(3))
         acc_kind = np.empty(n, np.int8)
         # the cause comes out; the treatment's impulse; the contact, maybe a complaint; the

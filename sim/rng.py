@@ -87,8 +87,7 @@ def draw_at_n(i, key: np.uint64, n) -> float:  # pragma: no cover - compiled
     """``uniform(name, day, [i], draw + n)`` inside a compiled loop, for a per-account
     draw number ``n`` and ``key`` being ``Streams.key(name, day, draw)``: the same bits
     as ``uniform_rows`` with ``n`` as its per-account draw."""
-    return _finalise(np.uint64(i) * np.uint64(0x9E3779B97F4A7C15) + key
-                     + np.uint64(n) * np.uint64(0xAEF17502108EF2D9))
+    return draw_at(i, key + np.uint64(n) * np.uint64(0xAEF17502108EF2D9))  # mod 2**64
 
 
 @numba.njit(cache=True, nogil=True)
@@ -161,6 +160,11 @@ class Streams:
     def key(self, name: str, day: int, draw: int = 0) -> np.uint64:
         """The key of (stream, day, draw) that ``draw_at`` hashes with an account."""
         return np.uint64((self._base(name, day) + int(draw) * _DRAW_I) & _MASK)
+
+    def keys(self, rows: list[tuple[str, int, int]]) -> np.ndarray:
+        """``key(name, day, draw)`` of each row, as the uint64 array the compiled passes
+        hash with (``draw_at``, ``draw_at_n``)."""
+        return np.array([self.key(*r) for r in rows], np.uint64)
 
     def uniform(self, name: str, day: int, idx: np.ndarray, draw: int | np.ndarray = 0) -> np.ndarray:
         """Uniforms in (0, 1) for (stream, day, idx, draw); same inputs, same outputs."""

@@ -112,6 +112,7 @@ class RuleTable:
 
 
 def rule_table(strategy: Strategy) -> RuleTable:
+    """``strategy``'s rule conditions (``compile_rules``) as a RuleTable."""
     conds = compile_rules(strategy)
     k = len(conds)
     causes = np.ones((k, len(CAUSES)), bool)
@@ -141,9 +142,9 @@ def match_rules(table: RuleTable, idx: np.ndarray, dpd: np.ndarray, risk: np.nda
     rule, bucket = np.empty(len(idx), np.int16), np.empty(len(idx), np.int8)
     t = table
     n_act = _match_kernel(np.asarray(idx, np.int64), dpd, _BUCKET_LUT, t.buckets, t.dpd_lo,
-                          t.dpd_hi, t.has_risk, t.risk_lo, t.risk_hi, t.has_cause, t.causes, t.min_overdue,
-                          t.min_broken, t.n_actions, risk, cause, due, fees, broken, rule,
-                          bucket)
+                          t.dpd_hi, t.has_risk, t.risk_lo, t.risk_hi, t.has_cause, t.causes,
+                          t.min_overdue, t.min_broken, t.n_actions, risk, cause, due, fees,
+                          broken, rule, bucket)
     return rule, bucket, n_act
 
 
