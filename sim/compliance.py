@@ -82,7 +82,7 @@ class Gate:
         self.last_conversation = np.full(n_accounts, NEVER, dtype=np.int32)
         self.last_rpc_day = np.full(n_accounts, NEVER, dtype=np.int32)
         self.optout = np.zeros(n_accounts, dtype=bool)
-        self.blocked = dict.fromkeys(RULES, 0)
+        self.counts = np.zeros(len(RULES), np.int64)  # refusals by rule
         self._day = -1
 
     def new_day(self, day: int) -> None:
@@ -123,54 +123,59 @@ class Gate:
             out.append(("third_party", bad))
         return out
 
+    @property
+    def blocked(self) -> dict[str, int]:
+        """Refusals so far, by rule."""
+        return dict(zip(RULES, self.counts.tolist(), strict=True))
+
     def check(self, day: int, hour: np.ndarray | float, acct: np.ndarray, kind: int,
               count: bool = True) -> np.ndarray:
-        """Allowed mask for attempts of one channel kind; refusals counted by rule.
+        """Allowed mask for attempts of one channel kind; refusals counted by rule
+        (into ``counts``, in RULES order) when ``count``.
 
         A refusal is counted against the first rule (in RULES order) that refuses it. The
         engine checks many small batches a day, so whole-batch rules (the window for a
-        scalar hour, holidays) are decided once, not broadcast per attempt.
+        scalar hour, holidays) are decided once, not broadcast per attempt, and the
+        per-account rules of a kind other than third-party calls are one compiled pass.
         """
         n = len(acct)
-        ok = np.ones(n, dtype=bool)
         law = self.law
         scalar = np.ndim(hour) == 0
-        whole: list[str] = []  # whole-batch refusals, in order
+        whole = -1  # the first whole-batch rule that refuses, as its index in RULES
+        ok = np.empty(n, dtype=bool)
+        per_attempt = not scalar and kind != KIND_CODES["letter"]  # the window, into ok
         if kind != KIND_CODES["letter"]:
             if scalar:
                 if hour < law.window_start or hour >= law.window_end:
-                    whole.append("window")
+                    whole = _WINDOW
             else:
                 h = np.asarray(hour, dtype=np.float64)
-                out = (h < law.window_start) | (h >= law.window_end)
+                np.logical_not((h < law.window_start) | (h >= law.window_end), out=ok)
                 if count:
-                    self.blocked["window"] += int(np.count_nonzero(out))
-                ok &= ~out
-        if kind in CALL_KINDS or kind == KIND_CODES["third_party_call"]:
+                    self.counts[_WINDOW] += n - int(np.count_nonzero(ok))
+        if whole < 0 and (kind in CALL_KINDS or kind == KIND_CODES["third_party_call"]):
             if day in self.holidays:
-                whole.append("holiday")
-        if whole:
+                whole = _HOLIDAY
+        if whole >= 0:
             if count:
-                self.blocked[whole[0]] += int(np.count_nonzero(ok))
+                self.counts[whole] += int(np.count_nonzero(ok)) if per_attempt else n
             ok[:] = False
             return ok
-        if not count and scalar and kind in CALL_KINDS:
-            # the usual batch of calls: the per-account rules in one compiled pass
-            _calls_allowed(np.asarray(acct, np.int64), day, day % 7, self.calls, self.daily_cap,
-                           -1 if law.weekly_cap is None else law.weekly_cap, law.cooloff_days,
-                           self.last_conversation, ok)
+        if kind != KIND_CODES["third_party_call"]:
+            # the per-account rules in one compiled pass (refused ones by the window left so)
+            _per_account_rules(np.asarray(acct, np.int64), day, day % 7,
+                               kind == KIND_CODES["message"], kind in CALL_KINDS, self.optout,
+                               self.calls, self.daily_cap,
+                               -1 if law.weekly_cap is None else law.weekly_cap,
+                               law.cooloff_days, self.last_conversation,
+                               self.counts if count else _NO_COUNTS, per_attempt, ok)
             return ok
+        if not per_attempt:
+            ok[:] = True
         rules = self._refusals(day, acct, kind)
-        if scalar and len(rules) == 1:
-            # one rule (opt-outs for messages) and every attempt still allowed: its
-            # refusals are its mask, the verdict its complement
-            rule, refused = rules[0]
-            if count:
-                self.blocked[rule] += int(np.count_nonzero(refused))
-            return ~refused
         for rule, mask in rules:
             if count:
-                self.blocked[rule] += int(np.count_nonzero(ok & mask))
+                self.counts[RULES.index(rule)] += int(np.count_nonzero(ok & mask))
             ok &= ~mask
         return ok
 
@@ -193,29 +198,52 @@ class Gate:
             self.last_rpc_day[acct[rpc]] = day
 
 
+_WINDOW, _HOLIDAY = RULES.index("window"), RULES.index("holiday")
+_DAILY, _WEEKLY = RULES.index("daily_cap"), RULES.index("weekly_cap")
+_COOLOFF, _OPTOUT = RULES.index("cooloff"), RULES.index("optout")
+_NO_COUNTS = np.zeros(0, np.int64)
+
+
 @numba.njit(cache=True, nogil=True)
-def _calls_allowed(acct, day, col, calls, daily_cap, weekly_cap, cooloff_days, last_conversation,
-                   ok):  # pragma: no cover - compiled
-    """``_refusals`` for calls to the debtor, in one pass, as a verdict only: under the
-    daily cap today (column ``col``), under the weekly cap over the seven columns
-    (``weekly_cap`` < 0: none), no conversation in the last ``cooloff_days`` (0: no
-    cool-off). Into ``ok``, for distinct accounts ``acct``."""
-    m = acct.shape[0]
+def _per_account_rules(acct, day, col, message, call, optout, calls, daily_cap, weekly_cap,
+                       cooloff_days, last_conversation, counts, masked,
+                       ok):  # pragma: no cover - compiled
+    """``_refusals`` for messages (``message``: the opt-out), calls to the debtor
+    (``call``: under the daily cap today (column ``col``), under the weekly cap over the
+    seven columns (``weekly_cap`` < 0: none), no conversation in the last
+    ``cooloff_days`` (0: no cool-off)) or letters (neither: no rule), in one pass, for
+    distinct accounts ``acct``: the verdict into ``ok`` and, unless ``counts`` is empty,
+    each refusal counted against its first rule. ``masked``: ``ok`` holds an earlier
+    verdict (the window, per attempt), and an attempt refused there is left so."""
+    m, has_counts = acct.shape[0], counts.shape[0] > 0
     for j in range(m):
         if j + AHEAD < m:
-            prefetch_2d(calls, acct[j + AHEAD], 0)
-            if cooloff_days > 0:
-                prefetch(last_conversation, acct[j + AHEAD])
-        i = acct[j]
-        allowed = calls[i, col] < daily_cap
-        if allowed and weekly_cap >= 0:
-            week = 0
-            for c in range(7):
-                week += calls[i, c]
-            allowed = week < weekly_cap
-        if allowed and cooloff_days > 0:
-            allowed = day - last_conversation[i] >= cooloff_days
-        ok[j] = allowed
+            if call:
+                prefetch_2d(calls, acct[j + AHEAD], 0)
+                if cooloff_days > 0:
+                    prefetch(last_conversation, acct[j + AHEAD])
+            elif message:
+                prefetch(optout, acct[j + AHEAD])
+        if masked and not ok[j]:
+            continue
+        i, rule = acct[j], -1
+        if message:
+            if optout[i]:
+                rule = _OPTOUT
+        elif call:
+            if calls[i, col] >= daily_cap:
+                rule = _DAILY
+            elif weekly_cap >= 0:
+                week = 0
+                for c in range(7):
+                    week += calls[i, c]
+                if week >= weekly_cap:
+                    rule = _WEEKLY
+            if rule < 0 and cooloff_days > 0 and day - last_conversation[i] < cooloff_days:
+                rule = _COOLOFF
+        ok[j] = rule < 0
+        if rule >= 0 and has_counts:
+            counts[rule] += 1
 
 
 _NO_MASK, _NO_TOTAL = np.zeros(0, bool), np.zeros(0, np.int16)

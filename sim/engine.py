@@ -2003,7 +2003,7 @@ class Run:
             idx, tone = idx[keep], tone[keep]
         if not len(idx):
             return
-        before = self.gate.blocked.copy()
+        before = self.gate.counts.copy()
         ok = self.gate.check(d, hour, idx, kind)
         self._count_blocked(d, before)
         if not ok.all():
@@ -2045,10 +2045,9 @@ class Run:
             if n_out:
                 self.auditor.optouts(d, hour, p[out[:n_out]])
 
-    def _count_blocked(self, d: int, before: dict[str, int]) -> None:
-        for k, rule in enumerate(RULES):
-            if self.gate.blocked[rule] != before[rule]:
-                self.blocked[d, k] += self.gate.blocked[rule] - before[rule]
+    def _count_blocked(self, d: int, before: np.ndarray) -> None:
+        """Today's refusals by rule: the gate's counts since ``before``."""
+        self.blocked[d] += self.gate.counts - before
 
     # called by the collector teams ------------------------------------------
 
@@ -2066,7 +2065,7 @@ class Run:
         if not count and not (kinds == THIRD).any():
             return self.gate.check(d, hour, idx, AGENT, count=False)
         ok = np.zeros(len(idx), bool)
-        before = self.gate.blocked.copy()
+        before = self.gate.counts.copy()
         for k in (AGENT, THIRD):
             m = kinds == k
             if m.any():

@@ -164,7 +164,11 @@ class Streams:
     def keys(self, rows: list[tuple[str, int, int]]) -> np.ndarray:
         """``key(name, day, draw)`` of each row, as the uint64 array the compiled passes
         hash with (``draw_at``, ``draw_at_n``)."""
-        return np.array([self.key(*r) for r in rows], np.uint64)
+        # Python ints mod 2**64, one array at the end: no numpy scalar per row (the engine
+        # asks for a few keys per batch of contacts)
+        ik = self._ikeys
+        return np.array([(ik[name] ^ (int(day) * _DAY_I & _MASK)) + int(draw) * _DRAW_I & _MASK
+                         for name, day, draw in rows], np.uint64)
 
     def uniform(self, name: str, day: int, idx: np.ndarray, draw: int | np.ndarray = 0) -> np.ndarray:
         """Uniforms in (0, 1) for (stream, day, idx, draw); same inputs, same outputs."""

@@ -230,20 +230,40 @@ def test_the_auditors_counting_rank_equals_the_sort_based_one(keys):
     assert not seen.any()
 
 
+def _check_by_the_rules(g: Gate, day: int, hour, acct: np.ndarray, kind: int):
+    """Gate.check's verdict and counts as the rules define them, in numpy: the window per
+    attempt, then _refusals in order, each refusal counted against its first rule."""
+    law, n = g.law, len(acct)
+    ok, counts = np.ones(n, bool), dict.fromkeys(g.blocked, 0)
+    if kind != LETTER:
+        out = (np.asarray(hour) < law.window_start) | (np.asarray(hour) >= law.window_end)
+        out = np.broadcast_to(out, (n,))
+        counts["window"] += int(np.count_nonzero(out))
+        ok &= ~out
+    for rule, refused in g._refusals(day, acct, kind):
+        counts[rule] += int(np.count_nonzero(ok & refused))
+        ok &= ~refused
+    return ok, counts
+
+
 @settings(max_examples=150, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), profile=st.sampled_from(sorted(PROFILES)),
-       n=st.integers(0, 40), day=st.integers(0, 60))
-def test_the_compiled_call_check_equals_the_rules(seed, profile, n, day):
-    """Gate.check's compiled pass for a batch of calls (count=False) against the refusals
-    the rules give (_refusals, which the counting path uses), on a random history."""
+       n=st.integers(0, 40), day=st.integers(0, 60), per_attempt=st.booleans())
+def test_the_compiled_check_equals_the_rules(seed, profile, n, day, per_attempt):
+    """Gate.check's compiled pass (calls, automated calls, messages, letters; verdict
+    only, and counting) against the refusals the rules give (_refusals), on a random
+    history, with a scalar hour or one hour per attempt (some outside the window)."""
     rng = np.random.default_rng(seed)
     g = Gate(60, PROFILES[profile], daily_call_cap=3, third_party_per_week=1, holidays=set())
     g.calls[:] = rng.integers(0, 3, (60, 7))
     g.last_conversation[:] = np.where(rng.random(60) < 0.5, -(10**6),
                                       rng.integers(max(day - 12, 0), day + 1, 60))
+    g.optout[:] = rng.random(60) < 0.3
     acct = rng.choice(60, n, replace=False).astype(np.int64)
-    for kind in (CALL, KIND_CODES["automated_call"]):
-        want = np.ones(n, bool)
-        for _, refused in g._refusals(day, acct, kind):
-            want &= ~refused
-        assert np.array_equal(g.check(day, 10.0, acct, kind, count=False), want)
+    hour = rng.choice([6.0, 10.0, 21.5, 23.0], n) if per_attempt else 10.0
+    for kind in (CALL, KIND_CODES["automated_call"], SMS, LETTER):
+        want, counts = _check_by_the_rules(g, day, hour, acct, kind)
+        assert np.array_equal(g.check(day, hour, acct, kind, count=False), want)
+        before = g.blocked
+        assert np.array_equal(g.check(day, hour, acct, kind), want)
+        assert {r: g.blocked[r] - before[r] for r in before} == counts
