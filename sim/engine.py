@@ -396,7 +396,7 @@ def _draw(u, keys, r, j, i):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _conversation_pass(idx, p, chan, skill, ep, tone, segment, cause_tab, cause_of, misread,
+def _conversation_pass(idx, p, chan, skill, ep, tone_tab, segment, cause_tab, cause_of, misread,
                        shock_active, rpc_hist, cause, response, imp_lut, stim, stirred, col,
                        recent_flat, recent_sum, ep_contacts, complaint_base, alpha, free,
                        hardship_pressure, propensity, day, oldest_day, arm, rule_today,
@@ -413,7 +413,8 @@ def _conversation_pass(idx, p, chan, skill, ep, tone, segment, cause_tab, cause_
       empty ``cause_tab``);
     * the treatment impulse: ``imp_lut[chan, segment] x skill`` in float32 into the
       channel's row of ``stim`` (its response class marked in ``stirred``);
-    * the contact and the complaint (``_one_contact``: tone ``tone``, the channel's
+    * the contact and the complaint (``_one_contact``: the tone of the account's rule
+      today, ``tone_tab`` by arm and rule as ``offer_late``; the channel's
       ``complaint_base``; into ``complained``, draw 0);
     * the plan the account's rule offers (settlement only past 90 DPD; none within the
       cool-down after the last plan) and whether it is accepted
@@ -466,19 +467,19 @@ def _conversation_pass(idx, p, chan, skill, ep, tone, segment, cause_tab, cause_
         stirred[cls] = True
         stim[cls, i] += np.float32(imp_lut[c, s] * sk)
         # the contact
+        a = arm[i] if arms else 0
+        r = rule_today[i]
+        if r < 0:
+            r += width  # the last column: no rule
         uc = u[0, j] if has_u else draw_at_n(i, keys[0], np.int64(c) * 4 + 1000)
         if _one_contact(i, ep[j], col, recent_flat, recent_sum, ep_contacts,
-                        complaint_base[c], alpha, free, tone[j], hard, hardship_pressure, 1.0,
-                        propensity[q], uc):
+                        complaint_base[c], alpha, free, tone_tab[a, r], hard, hardship_pressure,
+                        1.0, propensity[q], uc):
             complained[n_comp] = j
             n_comp += 1
         # the offer, or a promise
         od = oldest_day[i]
         dpd = 0 if od == NONE else day - od
-        a = arm[i] if arms else 0
-        r = rule_today[i]
-        if r < 0:
-            r += width  # the last column: no rule
         kind = offer_late[a, r] if dpd > 90 else offer_early[a, r]
         w = will_tab[s] if wtab else will_of[q]
         if kind >= 0 and day - last_plan[i] >= cooldown:
@@ -1169,6 +1170,11 @@ class Run:
         width = max(len(s.rules) for s in self.strategies) + 1
         self._offer_early = np.full((len(self.strategies), width), -1, np.int8)
         self._offer_late = np.full((len(self.strategies), width), -1, np.int8)
+        # the tone (complaint multiplier) by arm and rule, the same way: tones[arm][rule]
+        self._tone_tab = np.zeros((len(self.strategies), width))
+        for a, tones in enumerate(self.tones):
+            self._tone_tab[a, :len(tones) - 1] = tones[:-1]
+            self._tone_tab[a, -1] = tones[-1]
         for a, st in enumerate(self.strategies):
             for i, rule in enumerate(st.rules):
                 codes = {"settlement": 0, "reterm": 1, "deferral": 2}
@@ -2203,7 +2209,7 @@ class Run:
         # or not a few days later
         n_comp, n_acc, n_prom = _conversation_pass(
             np.asarray(idx, np.int64), p, chan, np.atleast_1d(np.asarray(skill, np.float64)), ep,
-            np.ascontiguousarray(self._tone(idx), np.float64), pp.segment,
+            self._tone_tab, pp.segment,
             self._seg_traits.get("cause", self._no_tab8), pp.cause, pp.misread,
             self.shock_active, self.rpc_hist, self.cause, self.cat.response, self._imp_tab,
             self.stim, self._stirred, col, self._recent_flat, self._recent_sum,

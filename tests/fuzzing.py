@@ -11,6 +11,7 @@ in-process fuzz tests and the CLI fuzz tests.
 from __future__ import annotations
 
 import math
+import reprlib
 import sys
 import tomllib
 from typing import Any
@@ -97,6 +98,16 @@ SPECIAL_TEXT = ["", " ", "\u0000", "名前", "ＭＩ", "M1 ", "sms\u200b", "🙂
                 "$(rm -rf /)", "../../etc/passwd", "x" * 5000]
 
 
+def _text(node: Any) -> str:
+    """A node pasted as text, cut to 50 characters. A value nested thousands deep (a
+    replacement can be) has no str(): it raises RecursionError, which made the fuzz
+    test itself fail now and then; reprlib writes its first levels instead."""
+    try:
+        return str(node)[:50]
+    except RecursionError:
+        return reprlib.repr(node)[:50]
+
+
 def nested(value: Any, depth: int, as_dict: bool) -> Any:
     for _ in range(depth):
         value = {"a": value} if as_dict else [value]
@@ -162,7 +173,7 @@ def mutated(draw: st.DrawFn, docs: dict[str, dict[str, Any]], max_mutations: int
         elif op == "nest":
             doc = _set(doc, path, nested(node, draw(st.integers(1, 50)), draw(st.booleans())))
         elif op == "retype":
-            doc = _set(doc, path, draw(st.sampled_from([str(node)[:50], [node], {"value": node}])))
+            doc = _set(doc, path, draw(st.sampled_from([_text(node), [node], {"value": node}])))
         elif op == "hours":
             # a collector shift or a contact hour moved anywhere in (or around) the day
             hours = [p for p in every if p and p[-1] in ("start_hour", "end_hour", "hour")]

@@ -416,7 +416,7 @@ def _conversation_state(rng, n, tables):
         "p": rng.choice(persons, n, replace=False).astype(np.int64),
         "chan": rng.choice([2, 3, 5], n).astype(np.int16),
         "ep": np.where(rng.random(n) < 0.3, -1, rng.permutation(100)[:n]).astype(np.int64),
-        "tone": rng.uniform(0.5, 2, n), "segment": segment, "cause_tab": cause_tab,
+        "tone_tab": rng.uniform(0.5, 2, (2, 4)), "segment": segment, "cause_tab": cause_tab,
         "cause_of": cause_tab[segment] if tables else rng.integers(0, 6, persons).astype(np.int8),
         "will_tab": will_tab,
         "will_of": will_tab[segment] if tables else np.where(
@@ -449,7 +449,7 @@ def _conversation_pass_on(x, skill, tables, arms, u, keys):
            "acc_kind": np.empty(n, np.int8), "prom_pos": np.empty(n, np.int64)}
     counts = _conversation_pass(
         x["idx"], x["p"], x["chan"], np.atleast_1d(np.asarray(skill, np.float64)), x["ep"],
-        x["tone"], x["segment"], x["cause_tab"] if tables else np.zeros(0, np.int8),
+        x["tone_tab"], x["segment"], x["cause_tab"] if tables else np.zeros(0, np.int8),
         x["cause_of"], x["misread"], x["shock"], out["rpc"], out["cause"], x["response"],
         x["imp_tab"], out["stim"], out["stirred"], x["d"] % 7, out["flat"], out["sums"],
         out["contacts"], x["complaint_base"], 0.4, 2, 1.7, x["prop"], x["d"], x["oldest"],
@@ -487,9 +487,12 @@ def test_the_compiled_conversations_equal_the_numpy_code(seed, n, per_conv_skill
         row = stim_w[x["response"][c]]
         row[idx[sel]] += (x["imp_tab"][c][seg[sel]]
                           * (skill if np.ndim(skill) == 0 else skill[sel])).astype(np.float32)
-    # the contact and complaint
+    # the contact and complaint, in the tone of the account's rule (Run._tone)
+    oldest, arm, rule_today = x["oldest"], x["arm"], x["rule_today"]
+    a = arm[idx] if arms else 0
+    tone = x["tone_tab"][a, rule_today[idx]]
     week = x["week"].sum(axis=1)[idx] + 1
-    prob_c = bh.complaint_probability(x["complaint_base"][chan], 0.4, week, 2, x["tone"], hard_w,
+    prob_c = bh.complaint_probability(x["complaint_base"][chan], 0.4, week, 2, tone, hard_w,
                                       1.7, 1.0, x["prop"][p])
     u = rng.uniform(0, 1, (4, n))
     # draws exactly on the thresholds for half the conversations: a probability off in its
@@ -498,9 +501,7 @@ def test_the_compiled_conversations_equal_the_numpy_code(seed, n, per_conv_skill
     u[0, tie] = prob_c[tie]
     comp_w = u[0] < prob_c
     # offers and promises: the numpy steps
-    oldest, arm, rule_today = x["oldest"], x["arm"], x["rule_today"]
     dpd = np.where(oldest[idx] == NONE, 0, d - oldest[idx])
-    a = arm[idx] if arms else 0
     kind = np.where(dpd > 90, x["offer_late"][a, rule_today[idx]],
                     x["offer_early"][a, rule_today[idx]])
     offered = (kind >= 0) & (d - x["last_plan"][idx] >= cooldown)
@@ -893,6 +894,24 @@ def test_the_compiled_pre_due_pick_equals_the_numpy_code(seed, n, arms, days):
     k = _pre_due(near, d, lut, next_due, status, due, vacant,
                  arm_of if arms > 1 else np.zeros(0, np.int8), arm, out)
     assert np.array_equal(out[:k], near[m])
+
+
+def test_the_tone_table_is_each_arms_tones():
+    """The conversation pass reads an account's tone from Run._tone_tab (arm, rule; the
+    last column: no rule), padded to the arm with the most rules: the same numbers as
+    Run._tone, for arms with different numbers of rules and slots with no rule."""
+    strategies = [load_strategy(s) for s in ("seed_playbook", "no_action", "risk_based")]
+    assert len({len(s.rules) for s in strategies}) > 1
+    sim = Simulation(small(accounts=600), strategies, seed=2)
+    run, rng = sim.run, np.random.default_rng(0)
+    width = run._tone_tab.shape[1]
+    for arm, st_ in enumerate(strategies):
+        idx = np.flatnonzero(run.arm == arm)
+        run.rule_today[idx] = rng.integers(-1, len(st_.rules), len(idx)) if st_.rules else -1
+    idx = np.arange(run.n)
+    r = run.rule_today[idx].astype(np.int64)
+    assert np.array_equal(run._tone_tab[run.arm[idx], np.where(r < 0, width - 1, r)],
+                          run._tone(idx))
 
 
 def test_only_the_stimulus_rows_written_to_are_held_nonzero_and_decayed():
