@@ -301,7 +301,45 @@ def _ready_tasks(left, not_before, a, tried, multi, acct, seen, out):  # pragma:
 
 def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]:
     """One batch of each crew (``crew.cand``), through the gate, the draws and the books
-    together; returns the crews that may take another batch in this block."""
+    together; returns the crews that may take another batch in this block.
+
+    The usual batch (agent calls only, the gate open at this hour) is checked, drawn and
+    placed crew by crew in one compiled pass each (``Run.place_agent_calls``), which
+    draws no candidate past the end of the crew's minutes; any other batch is checked
+    and drawn whole first (``_work_batch_drawn``). The two give the same results."""
+    if any(c.desk.any_third for c in crews) or not run.agent_calls_open(day, a):
+        return _work_batch_drawn(run, day, a, crews)
+    n = sum(len(c.cand) for c in crews)
+    x = (np.empty(n, np.int64), np.empty(n, np.int16), np.empty(n, np.int8), np.empty(n),
+         np.empty(n, np.int64), np.empty(n))  # executed: account, channel, outcome,
+    refused = (np.empty(n, np.int64), np.empty(n, np.int16))  # minutes, person, hour
+    again, teams = [], []
+    n_x = n_ref = 0
+    for c in crews:
+        desk = c.desk
+        if c.tried is None:
+            c.tried = np.zeros(len(desk.acct), dtype=bool)
+        n_fit, n_ex, n_r, spent = run.place_agent_calls(day, a, c.b, desk, c.cand, c.used,
+                                                        c.total, c.tried, n_x, x, n_ref,
+                                                        refused)
+        n_ref += n_r
+        if n_ex:
+            n_x += n_ex
+            teams.append((desk, n_ex))
+            c.used += spent
+        if n_fit == len(c.cand) and not c.whole:  # as in _work_batch_drawn
+            again.append(c)
+    if n_ref:
+        run.call_gate(day, a, refused[0][:n_ref], refused[1][:n_ref], count=True)
+    if teams:
+        x_acct, x_chan, x_outcome, x_minutes, x_person, x_hours = x
+        run.execute_calls(day, x_hours[:n_x], x_acct[:n_x], x_chan[:n_x], x_outcome[:n_x],
+                          x_minutes[:n_x], teams, x_person[:n_x])
+    return again
+
+
+def _work_batch_drawn(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]:
+    """``_work_batch`` for any batch: every candidate checked and drawn, then placed."""
     n = sum(len(c.cand) for c in crews)
     acct, chan = np.empty(n, np.int64), np.empty(n, np.int16)
     made, person = np.empty(n, np.int16), np.empty(n, np.int64)

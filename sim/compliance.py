@@ -123,6 +123,25 @@ class Gate:
             out.append(("third_party", bad))
         return out
 
+    def whole_refusal(self, day: int, hour: float | None, kind: int) -> int:
+        """The first rule that refuses every attempt of a kind at ``hour`` (None: hours
+        checked per attempt) on ``day``, as its index in RULES: the contact window, or a
+        holiday for calls; -1: none."""
+        law = self.law
+        if (hour is not None and kind != KIND_CODES["letter"]
+                and (hour < law.window_start or hour >= law.window_end)):
+            return _WINDOW
+        if (kind in CALL_KINDS or kind == KIND_CODES["third_party_call"]) and day in self.holidays:
+            return _HOLIDAY
+        return -1
+
+    def call_limits(self) -> tuple:
+        """What ``call_rule`` reads, in its order after the day: the week of calls, the
+        daily cap, the weekly cap (-1: none), the cool-off days, the last conversations."""
+        law = self.law
+        return (self.calls, self.daily_cap, -1 if law.weekly_cap is None else law.weekly_cap,
+                law.cooloff_days, self.last_conversation)
+
     @property
     def blocked(self) -> dict[str, int]:
         """Refusals so far, by rule."""
@@ -141,21 +160,14 @@ class Gate:
         n = len(acct)
         law = self.law
         scalar = np.ndim(hour) == 0
-        whole = -1  # the first whole-batch rule that refuses, as its index in RULES
         ok = np.empty(n, dtype=bool)
         per_attempt = not scalar and kind != KIND_CODES["letter"]  # the window, into ok
-        if kind != KIND_CODES["letter"]:
-            if scalar:
-                if hour < law.window_start or hour >= law.window_end:
-                    whole = _WINDOW
-            else:
-                h = np.asarray(hour, dtype=np.float64)
-                np.logical_not((h < law.window_start) | (h >= law.window_end), out=ok)
-                if count:
-                    self.counts[_WINDOW] += n - int(np.count_nonzero(ok))
-        if whole < 0 and (kind in CALL_KINDS or kind == KIND_CODES["third_party_call"]):
-            if day in self.holidays:
-                whole = _HOLIDAY
+        if per_attempt:
+            h = np.asarray(hour, dtype=np.float64)
+            np.logical_not((h < law.window_start) | (h >= law.window_end), out=ok)
+            if count:
+                self.counts[_WINDOW] += n - int(np.count_nonzero(ok))
+        whole = self.whole_refusal(day, hour if scalar else None, kind)
         if whole >= 0:
             if count:
                 self.counts[whole] += int(np.count_nonzero(ok)) if per_attempt else n
@@ -204,6 +216,26 @@ _COOLOFF, _OPTOUT = RULES.index("cooloff"), RULES.index("optout")
 _NO_COUNTS = np.zeros(0, np.int64)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def call_rule(i, day, col, calls, daily_cap, weekly_cap, cooloff_days,
+              last_conversation):  # pragma: no cover - compiled
+    """The first rule (its index in RULES) that refuses a call to the debtor of account
+    ``i`` today (column ``col`` of the week), or -1: the daily cap, the weekly cap over
+    the seven columns (``weekly_cap`` < 0: none), a conversation in the last
+    ``cooloff_days`` (0: no cool-off)."""
+    if calls[i, col] >= daily_cap:
+        return _DAILY
+    if weekly_cap >= 0:
+        week = 0
+        for c in range(7):
+            week += calls[i, c]
+        if week >= weekly_cap:
+            return _WEEKLY
+    if cooloff_days > 0 and day - last_conversation[i] < cooloff_days:
+        return _COOLOFF
+    return -1
+
+
 @numba.njit(cache=True, nogil=True)
 def _per_account_rules(acct, day, col, message, call, optout, calls, daily_cap, weekly_cap,
                        cooloff_days, last_conversation, counts, masked,
@@ -231,16 +263,8 @@ def _per_account_rules(acct, day, col, message, call, optout, calls, daily_cap, 
             if optout[i]:
                 rule = _OPTOUT
         elif call:
-            if calls[i, col] >= daily_cap:
-                rule = _DAILY
-            elif weekly_cap >= 0:
-                week = 0
-                for c in range(7):
-                    week += calls[i, c]
-                if week >= weekly_cap:
-                    rule = _WEEKLY
-            if rule < 0 and cooloff_days > 0 and day - last_conversation[i] < cooloff_days:
-                rule = _COOLOFF
+            rule = call_rule(i, day, col, calls, daily_cap, weekly_cap, cooloff_days,
+                             last_conversation)
         ok[j] = rule < 0
         if rule >= 0 and has_counts:
             counts[rule] += 1

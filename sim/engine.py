@@ -10,6 +10,7 @@ short-lived processes, call tasks go to the teams' queues. A recorder closes eac
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -18,14 +19,15 @@ from itertools import accumulate
 import numba
 import numpy as np
 import simpy
-from scipy.special import expit, ndtri
+from scipy.special import expit
 
 from . import behaviour as bh
 from . import ledger as lg
+from . import special
 from .audit import LOG_COLUMNS, Auditor, AuditThread
 from .channels import Catalogue
-from .collectors import Desk, floor_process
-from .compliance import KIND_CODES, PROFILES, RULES, Gate
+from .collectors import Desk, _place, floor_process
+from .compliance import KIND_CODES, PROFILES, RULES, Gate, call_rule
 from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Strategy, check_pair
 from .cores import Halves
 from .pairwise import pairwise_sum
@@ -355,34 +357,117 @@ def due_day_runs_table(cal: lg.Calendar, runs: np.ndarray, days: int,
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _talk_minutes(u, log_median, sigma):  # pragma: no cover - compiled
+    """A conversation's talk time, lognormal, from its draw ``u``: the operations of
+    ``np.exp(log_median + sigma * scipy.special.ndtri(u))`` (scipy's own ndtri)."""
+    return math.exp(log_median + sigma * special.ndtri(u))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _agent_call(i, q, made, keys, contactability, prof, rpc_given_answer, fixed_minutes,
+                log_median, sigma):  # pragma: no cover - compiled
+    """Outcome and handle minutes of attempt ``made`` (attempts made before it) to slot
+    ``i`` (person ``q``): answered with probability min(0.95, contactability x the hour's
+    profile ``prof``), then the right party with probability ``rpc_given_answer``; the
+    outcome's fixed minutes, and a conversation's talk time. The answer, right party and
+    talk time are draws 8 x made, 8 x made + 1 and 8 x made of the streams keyed
+    ``keys`` (contact, contact and handle on the day, as ``Streams.uniform_rows`` draws
+    them)."""
+    k = np.int64(made) * 8
+    answer = min(0.95, np.float64(contactability[q]) * prof)
+    o = NO_ANSWER
+    if draw_at_n(i, keys[0], k) < answer:
+        o = CONVERSATION if draw_at_n(i, keys[1], k) < rpc_given_answer else WRONG_PARTY
+    m = fixed_minutes[o]
+    if o == CONVERSATION:
+        m += _talk_minutes(draw_at_n(i, keys[2], k), log_median, sigma)
+    return o, m
+
+
 @numba.njit(cache=True, nogil=True)
 def _agent_calls(idx, p, made, keys, contactability, prof, rpc_given_answer, fixed_minutes,
-                 outcome, minutes, conv, u_talk):  # pragma: no cover - compiled
-    """Outcome of each agent call (answered with probability min(0.95, the person's
-    contactability x the hour's profile ``prof``; then the right party with probability
-    ``rpc_given_answer``), its fixed handle minutes, and the calls that became
-    conversations (positions into ``conv``; returns how many): the arithmetic of
-    call_outcomes, in one pass with its draws. Attempt ``made[j]`` of slot ``idx[j]``
-    draws its answer, right party and talk time at draws 8 x made, 8 x made + 1 and
-    8 x made of the streams keyed ``keys`` (contact, contact and handle on the day, as
-    ``Streams.uniform_rows`` draws them); the talk time only for the conversations
-    (into ``u_talk``)."""
-    n, m = 0, p.shape[0]
+                 log_median, sigma, outcome, minutes):  # pragma: no cover - compiled
+    """``_agent_call`` for a batch of agent calls (slots ``idx``, persons ``p``, attempts
+    made ``made``), into ``outcome`` and ``minutes``."""
+    m = p.shape[0]
     for j in range(m):
         if j + AHEAD < m:
             prefetch(contactability, p[j + AHEAD])
-        i, k = idx[j], np.int64(made[j]) * 8
-        answer = min(0.95, np.float64(contactability[p[j]]) * prof)
-        o = NO_ANSWER
-        if draw_at_n(i, keys[0], k) < answer:
-            o = CONVERSATION if draw_at_n(i, keys[1], k) < rpc_given_answer else WRONG_PARTY
-        outcome[j] = o
-        minutes[j] = fixed_minutes[o]
-        if o == CONVERSATION:
-            conv[n] = j
-            u_talk[n] = draw_at_n(i, keys[2], k)
-            n += 1
-    return n
+        outcome[j], minutes[j] = _agent_call(idx[j], p[j], made[j], keys, contactability, prof,
+                                             rpc_given_answer, fixed_minutes, log_median, sigma)
+
+
+@numba.njit(cache=True, nogil=True)
+def _talk_minutes_of(u, log_median, sigma, out):  # pragma: no cover - compiled
+    """``_talk_minutes`` of each draw in ``u``, into ``out``."""
+    for j in range(u.shape[0]):
+        out[j] = _talk_minutes(u[j], log_median, sigma)
+
+
+@numba.njit(cache=True, nogil=True)
+def _crew_calls(cand, acct_q, chan_q, made_q, person_of, day, col, calls, daily_cap, weekly_cap,
+                cooloff_days, last_conversation, keys, contactability, prof, rpc_given_answer,
+                fixed_minutes, log_median, sigma, used, total, a, b, retry_gap, tried, left,
+                not_before, at, x_acct, x_chan, x_outcome, x_minutes, x_person, x_hours, r_at,
+                r_acct, r_chan):  # pragma: no cover - compiled
+    """A crew's batch of agent calls (queue positions ``cand``; no third-party calls, the
+    gate open at this hour and day) in one pass: the task's account, channel and person;
+    the gate's verdict (``compliance.call_rule`` on the history before the batch); the
+    outcome and minutes (``_agent_call``); the attempts on the crew's clock
+    (``collectors._place``); the executed ones' columns into x_* from ``at`` and the
+    refused ones' accounts and channels into r_* from ``r_at``. Returns what ``_place``
+    returns.
+
+    The same as gathering, checking and drawing every candidate, then placing them, but
+    for the candidates after the clock is past ``total``: they cannot fit, so they are
+    not drawn. Proof that none would: the starts ``_place`` computes, (used + cs) - m,
+    with cs the running float sum of the minutes (all >= 0), are nondecreasing but for
+    the rounding of the last add and subtract, a few units in the last place of
+    used + cs; once used + cs exceeds total by more than 1e-9 of its magnitude, every
+    later start is past ``total``."""
+    k = cand.shape[0]
+    acct, chan = np.empty(k, np.int64), np.empty(k, np.int16)
+    person, ok = np.empty(k, np.int64), np.empty(k, np.bool_)
+    outcome, minutes = np.empty(k, np.int8), np.empty(k)
+    cs, n, half = 0.0, k, AHEAD // 2
+    for j in range(k):
+        if j + AHEAD < k:
+            ia = acct_q[cand[j + AHEAD]]
+            prefetch_2d(calls, ia, 0)
+            prefetch(person_of, ia)
+            if cooloff_days > 0:
+                prefetch(last_conversation, ia)
+        if j + half < k:
+            prefetch(contactability, person_of[acct_q[cand[j + half]]])
+        q = cand[j]
+        i = acct_q[q]
+        p = person_of[i]
+        acct[j], chan[j], person[j] = i, chan_q[q], p
+        allowed = call_rule(i, day, col, calls, daily_cap, weekly_cap, cooloff_days,
+                            last_conversation) < 0
+        ok[j] = allowed
+        mj = 0.0
+        if allowed:
+            o, mj = _agent_call(i, p, made_q[q], keys, contactability, prof, rpc_given_answer,
+                                fixed_minutes, log_median, sigma)
+            outcome[j], minutes[j] = o, mj
+        cs += mj
+        if (used + cs) - total > 1e-9 * (abs(used) + cs + abs(total) + 1.0):
+            n = j + 1
+            break
+    m, start, hours = np.empty(n), np.empty(n), np.empty(n)
+    pos, ref = np.empty(n, np.int64), np.empty(n, np.int64)
+    n_fit, n_ex, n_ref, spent = _place(cand[:n], ok[:n], minutes[:n], outcome[:n], used, total,
+                                       a, b, retry_gap, tried, left, made_q, not_before, m,
+                                       start, pos, hours, ref)
+    for t in range(n_ex):
+        j = pos[t]
+        x_acct[at + t], x_chan[at + t], x_outcome[at + t] = acct[j], chan[j], outcome[j]
+        x_minutes[at + t], x_person[at + t], x_hours[at + t] = minutes[j], person[j], hours[t]
+    for t in range(n_ref):
+        r_acct[r_at + t], r_chan[r_at + t] = acct[ref[t]], chan[ref[t]]
+    return n_fit, n_ex, n_ref, spent
 
 
 _NO_U = np.zeros((0, 0))  # "hash the draws" for the kernels that take them either way
@@ -1237,7 +1322,7 @@ class Run:
         self._log: list[dict[str, np.ndarray]] = []
         self._today = ContactLog()
         self._recent_touched: list[list[np.ndarray]] = [[] for _ in range(7)]
-        self._log_rpc_median = np.log(c.rpc_median_minutes)
+        self._log_rpc_median = float(np.log(c.rpc_median_minutes))
         # stimulus per delivered contact by channel and segment: uplift x segment response
         self._imp_tab = np.array([self.cat.uplift[ch] * self.resp[:, int(self.cat.response[ch])]
                                   for ch in range(len(self.cat.names))], np.float64)
@@ -2080,6 +2165,33 @@ class Run:
             self._count_blocked(d, before)
         return ok
 
+    def agent_calls_open(self, d: int, hour: float) -> bool:
+        """Does the gate let agent calls through at this hour of day ``d`` at all (the
+        contact window, holidays)?"""
+        return self.gate.whole_refusal(d, hour, AGENT) < 0
+
+    def place_agent_calls(self, d: int, hour: float, end: float, desk: Desk, cand: np.ndarray,
+                          used: float, total: float, tried: np.ndarray, at: int,
+                          x: tuple[np.ndarray, ...], r_at: int,
+                          refused: tuple[np.ndarray, np.ndarray]) -> tuple[int, int, int, float]:
+        """A crew's batch of agent calls (queue positions ``cand`` of ``desk``, its block
+        [hour, end), ``used`` of its ``total`` minutes spent) checked, drawn and placed
+        in one pass (``_crew_calls``): the executed attempts' columns into ``x``
+        (account, channel, outcome, minutes, person, hour) from ``at``, the refused
+        ones' accounts and channels into ``refused`` from ``r_at``. Nothing is booked.
+        Returns (fitted, executed, refused, minutes spent)."""
+        c = self.sc.collectors
+        if self._call_keys[0] != d:
+            self._call_keys = (d, self.streams.keys([("contact", d, 0), ("contact", d, 1),
+                                                     ("handle", d, 0)]))
+        return _crew_calls(cand, desk.acct, desk.channel, desk.made, self.book.person, d, d % 7,
+                           *self.gate.call_limits(), self._call_keys[1],
+                           self.people.contactability, float(self.profile[int(hour) % 24]),
+                           c.right_party_given_answer, self._fixed_minutes,
+                           self._log_rpc_median, c.rpc_sigma, used, total, hour, end,
+                           self.retry_gap, tried, desk.left, desk.not_before, at, *x, r_at,
+                           *refused)
+
     def call_outcomes(self, d: int, hour: float, idx: np.ndarray, chan: np.ndarray,
                       made: np.ndarray, third: bool,
                       p: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -2099,13 +2211,10 @@ class Run:
                                                          ("handle", d, 0)]))
             n = len(idx)
             outcome, minutes = np.empty(n, np.int8), np.empty(n)
-            conv, u_talk = np.empty(n, np.int64), np.empty(n)
-            k = _agent_calls(np.asarray(idx, np.int64), p, made, self._call_keys[1],
-                             self.people.contactability, float(prof),
-                             c.right_party_given_answer, self._fixed_minutes, outcome, minutes,
-                             conv, u_talk)
-            if k:  # talk time, lognormal
-                minutes[conv[:k]] += np.exp(self._log_rpc_median + c.rpc_sigma * ndtri(u_talk[:k]))
+            _agent_calls(np.asarray(idx, np.int64), p, made, self._call_keys[1],
+                         self.people.contactability, float(prof), c.right_party_given_answer,
+                         self._fixed_minutes, self._log_rpc_median, c.rpc_sigma, outcome,
+                         minutes)
             return outcome, minutes
         # with third-party calls: answer, right party and talk time of attempt k (draws 8k,
         # 8k + 1 and 8k) in one hash, then numpy
@@ -2121,7 +2230,9 @@ class Run:
         minutes = self._fixed_minutes[outcome]
         conv = np.flatnonzero(outcome == CONVERSATION)
         if len(conv):  # talk time, lognormal
-            minutes[conv] += np.exp(self._log_rpc_median + c.rpc_sigma * ndtri(u[2, conv]))
+            talk = np.empty(len(conv))
+            _talk_minutes_of(u[2, conv], self._log_rpc_median, c.rpc_sigma, talk)
+            minutes[conv] += talk
         return outcome, minutes
 
     def execute_calls(self, d: int, hours: np.ndarray, idx: np.ndarray, chan: np.ndarray,

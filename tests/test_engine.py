@@ -209,13 +209,23 @@ def test_the_compiled_contact_pass_equals_the_behaviour_definitions(seed, n, fre
     assert np.array_equal(contacts[ep[ep >= 0]], np.ones(int((ep >= 0).sum()), np.int32))
 
 
+def _talk_minutes_in_python(u: np.ndarray, log_median: float, sigma: float) -> np.ndarray:
+    """The talk time's definition, one value at a time: the C library's exp (the one
+    compiled code calls; numpy may use its own SIMD exp on some CPUs) of scipy's ndtri."""
+    import math
+
+    from scipy.special import ndtri
+
+    return np.array([math.exp(log_median + sigma * float(ndtri(x))) for x in u])
+
+
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), prof=st.floats(0, 3),
        rpc=st.floats(0, 1))
 def test_the_compiled_call_outcomes_equal_the_numpy_comparisons(seed, n, prof, rpc):
     """_agent_calls against the numpy code it replaced in Run.call_outcomes: the draws
     of Streams.uniform_rows (attempt k: 8k, 8k + 1 and 8k of contact, contact, handle),
-    the outcomes, the fixed minutes, the conversations and their talk-time draws."""
+    the outcomes, the fixed minutes and the conversations' talk time."""
     from sim.engine import CONVERSATION, WRONG_PARTY, _agent_calls
     from sim.rng import Streams
 
@@ -228,20 +238,104 @@ def test_the_compiled_call_outcomes_equal_the_numpy_comparisons(seed, n, prof, r
     u = streams.uniform_rows([("contact", d, 0), ("contact", d, 1), ("handle", d, 0)], idx,
                              made.astype(np.int64) * 8)
     fixed = rng.uniform(0, 5, 4)
+    log_median, sigma = float(np.log(rng.uniform(1, 12))), float(rng.uniform(0.05, 1.5))
     answered = u[0] < np.minimum(0.95, contact[p] * np.float64(prof))
     want = np.zeros(n, np.int8)
     want[answered] = WRONG_PARTY
     want[answered & (u[1] < rpc)] = CONVERSATION
     keys = np.array([streams.key("contact", d, 0), streams.key("contact", d, 1),
                      streams.key("handle", d, 0)], np.uint64)
-    outcome, minutes, conv, u_talk = (np.empty(n, np.int8), np.empty(n), np.empty(n, np.int64),
-                                      np.empty(n))
-    k = _agent_calls(idx, p, made, keys, contact, prof, rpc, fixed, outcome, minutes, conv,
-                     u_talk)
+    outcome, minutes = np.empty(n, np.int8), np.empty(n)
+    _agent_calls(idx, p, made, keys, contact, prof, rpc, fixed, log_median, sigma, outcome,
+                 minutes)
     assert np.array_equal(outcome, want)
-    assert np.array_equal(minutes, fixed[want])
-    assert np.array_equal(conv[:k], np.flatnonzero(want == CONVERSATION))
-    assert np.array_equal(u_talk[:k], u[2, conv[:k]])
+    conv = want == CONVERSATION
+    want_minutes = fixed[want]
+    want_minutes[conv] += _talk_minutes_in_python(u[2, conv], log_median, sigma)
+    assert np.array_equal(minutes, want_minutes)  # bit for bit
+
+
+def test_the_compiled_talk_time_is_scipys_ndtri_bit_for_bit():
+    """sim.special.ndtri is scipy's own function: the talk time drawn in compiled code
+    equals the definition on uniforms across (0, 1), the far tails included."""
+    from sim.engine import _talk_minutes_of
+
+    rng = np.random.default_rng(7)
+    u = np.concatenate([rng.random(20_000), rng.random(2_000) * 1e-12,
+                        1.0 - rng.random(2_000) * 1e-12, 10.0 ** -rng.uniform(14, 300, 2_000),
+                        [2.0**-53, 0.5, 1.0 - 2.0**-53, 0.13533528323661269, 0.8646647167633873]])
+    for log_median, sigma in ((float(np.log(6.0)), 0.6), (0.0, 1.0), (2.5, 0.05)):
+        out = np.empty(len(u))
+        _talk_minutes_of(u, log_median, sigma, out)
+        assert np.array_equal(out, _talk_minutes_in_python(u, log_median, sigma))
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(0, 300), used=st.floats(0, 60),
+       total=st.floats(0.5, 900), profile=st.sampled_from(["cn_2022", "us_reg_f"]))
+def test_a_crews_calls_in_one_pass_equal_the_calls_drawn_whole(seed, k, used, total, profile):
+    """_crew_calls (the usual batch: check, draw and place in one pass, drawing nothing
+    past the end of the crew's minutes) against the path that checks and draws every
+    candidate first (Gate.check, _agent_calls, then collectors._place), on random
+    queues, histories with refusals, and clocks that run out anywhere in the batch:
+    the same fits, placements, queue state, executed and refused attempts, bit for bit."""
+    from sim.collectors import _place
+    from sim.compliance import KIND_CODES, PROFILES, Gate
+    from sim.engine import _agent_calls, _crew_calls
+    from sim.rng import Streams
+
+    rng = np.random.default_rng(seed)
+    slots, persons, q = 500, 700, 400
+    day, hour, end, gap = int(rng.integers(8, 540)), 10.0, 12.0, 2.0
+    g = Gate(slots, PROFILES[profile], daily_call_cap=3, third_party_per_week=1, holidays=set())
+    g.calls[:] = rng.integers(0, 3, (slots, 7))
+    g.last_conversation[:] = np.where(rng.random(slots) < 0.7, -(10**6),
+                                      rng.integers(day - 12, day + 1, slots))
+    acct_q = rng.choice(slots, q, replace=False).astype(np.int64)
+    chan_q = rng.choice([4, 5], q).astype(np.int16)
+    made0 = rng.integers(0, 4, q).astype(np.int16)
+    left0 = rng.integers(1, 4, q).astype(np.int16)
+    nb0 = rng.uniform(0, 9, q)
+    cand = np.sort(rng.choice(q, k, replace=False)).astype(np.int64)
+    person_of = rng.choice(persons, slots, replace=False).astype(np.int64)
+    contact = rng.uniform(0, 1, persons).astype(np.float32)
+    streams = Streams(int(rng.integers(0, 2**31)))
+    keys = streams.keys([("contact", day, 0), ("contact", day, 1), ("handle", day, 0)])
+    fixed = np.array([0.5, 1.5, 1.0, 3.0]) * rng.uniform(0.5, 2.0)
+    prof, rpc = float(rng.uniform(0.2, 1.5)), float(rng.uniform(0.2, 0.9))
+    log_median, sigma = float(np.log(rng.uniform(2, 10))), float(rng.uniform(0.1, 1.0))
+    # drawn whole, then placed
+    acct, chan, made = acct_q[cand], chan_q[cand], made0[cand]
+    person = person_of[acct]
+    ok = g.check(day, hour, acct, KIND_CODES["agent_call"], count=False)
+    outcome, minutes = np.empty(k, np.int8), np.empty(k)
+    _agent_calls(acct, person, made, keys, contact, prof, rpc, fixed, log_median, sigma,
+                 outcome, minutes)
+    tried_w, left_w, made_w, nb_w = np.zeros(q, bool), left0.copy(), made0.copy(), nb0.copy()
+    m, start, hours = np.empty(k), np.empty(k), np.empty(k)
+    pos, ref = np.empty(k, np.int64), np.empty(k, np.int64)
+    want = _place(cand, ok, minutes, outcome, used, total, hour, end, gap, tried_w, left_w,
+                  made_w, nb_w, m, start, pos, hours, ref)
+    n_ex, n_ref = want[1], want[2]
+    ex, rf = pos[:n_ex], ref[:n_ref]
+    # in one pass, into buffers at an offset
+    at, r_at = 3, 5
+    x = (np.zeros(k + at, np.int64), np.zeros(k + at, np.int16), np.zeros(k + at, np.int8),
+         np.zeros(k + at), np.zeros(k + at, np.int64), np.zeros(k + at))
+    refused = (np.zeros(k + r_at, np.int64), np.zeros(k + r_at, np.int16))
+    tried, left, made1, nb = np.zeros(q, bool), left0.copy(), made0.copy(), nb0.copy()
+    got = _crew_calls(cand, acct_q, chan_q, made1, person_of, day, day % 7, *g.call_limits(),
+                      keys, contact, prof, rpc, fixed, log_median, sigma, used, total, hour, end,
+                      gap, tried, left, nb, at, *x, r_at, *refused)
+    assert got[:3] == want[:3]
+    assert np.float64(got[3]).view(np.uint64) == np.float64(want[3]).view(np.uint64)
+    for a, b in ((tried, tried_w), (left, left_w), (made1, made_w), (nb, nb_w)):
+        assert np.array_equal(a, b)
+    for col, w in zip(x, (acct[ex], chan[ex], outcome[ex], minutes[ex], person[ex],
+                          hours[:n_ex]), strict=True):
+        assert np.array_equal(col[at:at + n_ex], w)
+    assert np.array_equal(refused[0][r_at:r_at + n_ref], acct[rf])
+    assert np.array_equal(refused[1][r_at:r_at + n_ref], chan[rf])
 
 
 @settings(max_examples=100, deadline=None)
