@@ -23,20 +23,6 @@ LOG_COLUMNS = ("day", "hour", "slot", "person", "channel", "kind", "outcome", "d
 NEVER = -(10**6)
 
 
-@numba.njit(cache=True, nogil=True)
-def _rank_by_count(keys: np.ndarray, seen: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """0, 1, 2, ... for successive equal keys, in the given (time) order, for small
-    non-negative keys in one pass: ``seen`` (zeros, one per possible key) counts each key
-    so far, and is left all zero again."""
-    rank = np.empty(keys.shape[0], dtype=np.int64)
-    for i in range(keys.shape[0]):
-        rank[i] = seen[keys[i]]
-        seen[keys[i]] += 1
-    for i in range(keys.shape[0]):
-        seen[keys[i]] = 0
-    return rank
-
-
 class Auditor:
     """Feed it each day's executed attempts; it counts violations by rule."""
 
@@ -61,10 +47,9 @@ class Auditor:
         # scratch for "first conversation today" per person: all inf between days, so a
         # day costs its own contacts, not a fresh array over every person
         self._first = np.full(n_persons, np.inf)
-        self._seen = np.zeros(n_persons, dtype=np.int32)  # scratch of _rank_by_count
-        self.violations: dict[str, int] = dict.fromkeys(
-            ("window", "holiday", "daily_cap", "weekly_cap", "cooloff", "optout", "third_party",
-             "disclosed_to_third_party"), 0)
+        self._seen = np.zeros(n_persons, dtype=np.int32)  # scratch: calls today so far
+        self._seen_tp = np.zeros(n_persons, dtype=np.int32)  # and third-party calls
+        self.violations: dict[str, int] = dict.fromkeys(VIOLATIONS, 0)
 
     @property
     def total(self) -> int:
@@ -82,67 +67,118 @@ class Auditor:
             self._calls_flat[at] = 0
             self._tp_flat[at] = 0
             self._counted[col] = []
-        if len(log["day"]) == 0:
+        n = len(log["day"])
+        if n == 0:
             return
         # by hour. A day's log is a few ascending runs (a batch's calls, crew by crew, a
         # dispatch's messages), which numpy's stable sort (a timsort) merges: 26 us for
         # 10,000 rows, against 410 us for its unstable quicksort
         order = np.argsort(log["hour"], kind="stable")
-        hour = log["hour"][order]
-        person = log["person"][order]
-        kind = log["kind"][order]
-        outcome = log["outcome"][order]
-        v = self.violations
-        t = day + hour / 24.0
-        v["window"] += int(np.count_nonzero(
-            ((hour < self.law.window_start) | (hour >= self.law.window_end)) & (kind != LETTER)))
-        v["disclosed_to_third_party"] += int(np.count_nonzero(log["disclosed"]))
-        msg = kind == MESSAGE
-        pm = person[msg]
-        opted = self._opted[pm]  # only those who ever opted out can break the rule
-        if opted.any():
-            v["optout"] += int(np.count_nonzero(self.optout_time[pm[opted]] < t[msg][opted]))
+        law = self.law
+        counts = np.zeros(len(VIOLATIONS), np.int64)
+        call_p, tp_p = np.empty(n, np.int64), np.empty(n, np.int64)
+        n_call, n_tp = _audit_rows(
+            order, log["hour"], log["person"], log["kind"], log["outcome"], log["disclosed"],
+            day, col, law.window_start, law.window_end, day in self.holidays, self.cap,
+            -1 if law.weekly_cap is None else law.weekly_cap, law.cooloff_days,
+            law.third_party_once, law.third_party_needs_no_rpc_days, self.tp_week, self._opted,
+            self.optout_time, self.calls_by_day, self.tp_by_day, self.tp_ever,
+            self.last_conversation, self.last_reached, self._first, self._seen, self._seen_tp,
+            counts, call_p, tp_p)
+        for name, k in zip(VIOLATIONS, counts.tolist(), strict=True):
+            self.violations[name] += k
+        if n_call:
+            self._counted[col].append(call_p[:n_call])
+        if n_tp:
+            self._counted[col].append(tp_p[:n_tp])
 
-        call = (kind == AUTOMATED_CALL) | (kind == AGENT_CALL)
-        if day in self.holidays:
-            v["holiday"] += int(np.count_nonzero(call | (kind == THIRD_PARTY)))
-        if call.any():
-            p, h = person[call], hour[call]
-            nth = _rank_by_count(p, self._seen) + 1  # this call is the nth today for that person
-            v["daily_cap"] += int(np.count_nonzero(nth > self.cap))
-            if self.law.weekly_cap is not None:
-                before = self.calls_by_day[p].sum(axis=1)  # the previous six days
-                v["weekly_cap"] += int(np.count_nonzero(before + nth > self.law.weekly_cap))
-            if self.law.cooloff_days:
-                conv = (kind == AGENT_CALL) & (outcome == OUTCOME_CONVERSATION)
-                np.minimum.at(self._first, person[conv], hour[conv])
-                earlier_day = day - self.last_conversation[p] < self.law.cooloff_days
-                same_day = self._first[p] < h
-                self._first[person[conv]] = np.inf
-                v["cooloff"] += int(np.count_nonzero(earlier_day | same_day))
-            # a typed array of ones: np.add.at with a Python scalar takes a slow path
-            np.add.at(self._calls_flat, p * 7 + col, np.ones(len(p), self._calls_flat.dtype))
-            self._counted[col].append(p)
-        tp = kind == THIRD_PARTY
-        if tp.any():
-            p, h = person[tp], hour[tp]
-            nth = _rank_by_count(p, self._seen) + 1
-            if self.law.third_party_once:
-                reached = (kind == AGENT_CALL) & (outcome == OUTCOME_CONVERSATION)
-                np.minimum.at(self._first, person[reached], hour[reached])
-                recent = (day - self.last_reached[p] < self.law.third_party_needs_no_rpc_days) | (
-                    self._first[p] < h)
-                self._first[person[reached]] = np.inf
-                v["third_party"] += int(np.count_nonzero((self.tp_ever[p] + nth > 1) | recent))
+
+#: the rules the auditor counts violations of, in the order of ``_audit_rows``' counts
+VIOLATIONS = ("window", "holiday", "daily_cap", "weekly_cap", "cooloff", "optout", "third_party",
+              "disclosed_to_third_party")
+_V_WINDOW, _V_HOLIDAY, _V_DAILY, _V_WEEKLY, _V_COOLOFF, _V_OPTOUT, _V_THIRD, _V_DISCLOSED = (
+    range(8))
+
+
+@numba.njit(cache=True, nogil=True)
+def _audit_rows(order, hour, person, kind, outcome, disclosed, day, col, window_start, window_end,
+                holiday, cap, weekly_cap, cooloff_days, third_party_once, needs_no_rpc_days,
+                tp_week, opted, optout_time, calls_by_day, tp_by_day, tp_ever, last_conversation,
+                last_reached, first, seen, seen_tp, counts, call_p,
+                tp_p):  # pragma: no cover - compiled
+    """A day's log (rows in time order ``order``) against the law, in one pass: each
+    violation counted into ``counts`` (VIOLATIONS order); then the day booked into the
+    auditor's own history (calls and third-party calls by person and weekday column
+    ``col``, third parties ever, the day of the last conversation). Returns the numbers
+    of calls and of third-party calls, their persons into ``call_p`` and ``tp_p``.
+
+    A call is the nth to its person today in time order, n counted in ``seen`` (zeros,
+    left so); a conversation earlier today is one at an earlier hour (``first``: the
+    earliest so far, inf for nobody, left so). ``weekly_cap`` < 0: none; ``cooloff_days``
+    0: no cool-off."""
+    n_call, n_tp = 0, 0
+    for r in range(order.shape[0]):
+        j = order[r]
+        h, p, k = hour[j], person[j], kind[j]
+        if k != LETTER and (h < window_start or h >= window_end):
+            counts[_V_WINDOW] += 1
+        if disclosed[j]:
+            counts[_V_DISCLOSED] += 1
+        if k == MESSAGE:
+            if opted[p] and optout_time[p] < day + h / 24.0:
+                counts[_V_OPTOUT] += 1
+        elif k == AUTOMATED_CALL or k == AGENT_CALL:
+            if holiday:
+                counts[_V_HOLIDAY] += 1
+            seen[p] += 1
+            nth = seen[p]  # this call is the nth today for that person
+            if nth > cap:
+                counts[_V_DAILY] += 1
+            if weekly_cap >= 0:
+                before = 0  # the previous six days: today's column is booked after the pass
+                for c in range(7):
+                    before += calls_by_day[p, c]
+                if before + nth > weekly_cap:
+                    counts[_V_WEEKLY] += 1
+            if cooloff_days > 0 and (day - last_conversation[p] < cooloff_days or first[p] < h):
+                counts[_V_COOLOFF] += 1
+            call_p[n_call] = p
+            n_call += 1
+        elif k == THIRD_PARTY:
+            if holiday:
+                counts[_V_HOLIDAY] += 1
+            seen_tp[p] += 1
+            nth = seen_tp[p]
+            if third_party_once:
+                recent = day - last_reached[p] < needs_no_rpc_days or first[p] < h
+                if tp_ever[p] + nth > 1 or recent:
+                    counts[_V_THIRD] += 1
             else:
-                before = self.tp_by_day[p].sum(axis=1)
-                v["third_party"] += int(np.count_nonzero(before + nth > self.tp_week))
-            np.add.at(self._tp_flat, p * 7 + col, np.ones(len(p), self._tp_flat.dtype))
-            self._counted[col].append(p)
-            np.add.at(self.tp_ever, p, np.ones(len(p), self.tp_ever.dtype))
-        conv = (kind == AGENT_CALL) & (outcome == OUTCOME_CONVERSATION)
-        self.last_conversation[person[conv]] = day
-        self.last_reached[person[conv]] = day
+                before = 0
+                for c in range(7):
+                    before += tp_by_day[p, c]
+                if before + nth > tp_week:
+                    counts[_V_THIRD] += 1
+            tp_p[n_tp] = p
+            n_tp += 1
+        if k == AGENT_CALL and outcome[j] == OUTCOME_CONVERSATION and h < first[p]:
+            first[p] = h
+    for t in range(n_call):
+        p = call_p[t]
+        seen[p] = 0
+        calls_by_day[p, col] += 1
+    for t in range(n_tp):
+        p = tp_p[t]
+        seen_tp[p] = 0
+        tp_by_day[p, col] += 1
+        tp_ever[p] += 1
+    for j in range(order.shape[0]):
+        if kind[j] == AGENT_CALL and outcome[j] == OUTCOME_CONVERSATION:
+            p = person[j]
+            first[p] = np.inf
+            last_conversation[p] = day
+            last_reached[p] = day
+    return n_call, n_tp
 
 
 class AuditThread:
