@@ -364,7 +364,7 @@ def _talk_minutes(u, log_median, sigma):  # pragma: no cover - compiled
     return math.exp(log_median + sigma * special.ndtri(u))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: see compliance.call_rule
 def _agent_call(i, q, made, keys, contactability, prof, rpc_given_answer, fixed_minutes,
                 log_median, sigma):  # pragma: no cover - compiled
     """Outcome and handle minutes of attempt ``made`` (attempts made before it) to slot
