@@ -239,6 +239,20 @@ def call_rule(i, day, col, calls, daily_cap, weekly_cap, cooloff_days,
     return -1
 
 
+@numba.njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: see call_rule
+def account_rule(i, day, col, message, call, optout, calls, daily_cap, weekly_cap, cooloff_days,
+                 last_conversation):  # pragma: no cover - compiled
+    """The first per-account rule (its index in RULES) that refuses a contact of a kind
+    with account ``i``, or -1: the opt-out for a message (``message``), ``call_rule``
+    for a call to the debtor (``call``), none for a letter (neither)."""
+    if message:
+        return _OPTOUT if optout[i] else -1
+    if call:
+        return call_rule(i, day, col, calls, daily_cap, weekly_cap, cooloff_days,
+                         last_conversation)
+    return -1
+
+
 @numba.njit(cache=True, nogil=True)
 def _per_account_rules(acct, day, col, message, call, optout, calls, daily_cap, weekly_cap,
                        cooloff_days, last_conversation, counts, masked,
@@ -261,13 +275,8 @@ def _per_account_rules(acct, day, col, message, call, optout, calls, daily_cap, 
                 prefetch(optout, acct[j + AHEAD])
         if masked and not ok[j]:
             continue
-        i, rule = acct[j], -1
-        if message:
-            if optout[i]:
-                rule = _OPTOUT
-        elif call:
-            rule = call_rule(i, day, col, calls, daily_cap, weekly_cap, cooloff_days,
-                             last_conversation)
+        rule = account_rule(acct[j], day, col, message, call, optout, calls, daily_cap,
+                            weekly_cap, cooloff_days, last_conversation)
         ok[j] = rule < 0
         if rule >= 0 and has_counts:
             counts[rule] += 1

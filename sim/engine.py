@@ -27,7 +27,7 @@ from . import special
 from .audit import LOG_COLUMNS, Auditor, AuditThread
 from .channels import Catalogue
 from .collectors import Desk, _place, floor_process
-from .compliance import KIND_CODES, PROFILES, RULES, Gate, call_rule
+from .compliance import CALL_KINDS, KIND_CODES, PROFILES, RULES, Gate, account_rule, call_rule
 from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Strategy, check_pair
 from .cores import Halves
 from .pairwise import pairwise_sum
@@ -658,6 +658,45 @@ def _reachable(idx, vacant, person, has, keep, p):  # pragma: no cover - compile
         if every or has[q]:
             keep[n], p[n] = j, q
             n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _deliverable(idx, tone, vacant, person, has, message, call, day, col, optout, calls,
+                 daily_cap, weekly_cap, cooloff_days, last_conversation, counts, out_idx, out_p,
+                 out_tone):  # pragma: no cover - compiled
+    """The requests (distinct slots ``idx``, with their ``tone``) an automated channel
+    may deliver, in one pass: the slot held (not ``vacant``), its person with what the
+    channel needs (``has``; empty: nothing), then the gate's per-account rule
+    (``compliance.account_rule``; each refusal counted into the gate's ``counts`` by
+    rule, as ``Gate.check`` counts). The deliverable ones' slots, persons and tones into
+    ``out_*``; returns how many. The caller has checked the rules of the whole batch
+    (the window, holidays)."""
+    n, every, m, half = 0, has.shape[0] == 0, idx.shape[0], AHEAD // 2
+    for j in range(m):
+        if j + AHEAD < m:
+            k = idx[j + AHEAD]
+            prefetch(vacant, k)
+            prefetch(person, k)
+            if call:
+                prefetch_2d(calls, k, 0)
+            elif message:
+                prefetch(optout, k)
+        if not every and j + half < m:
+            prefetch(has, person[idx[j + half]])
+        i = idx[j]
+        if vacant[i]:
+            continue
+        q = person[i]
+        if not (every or has[q]):
+            continue
+        rule = account_rule(i, day, col, message, call, optout, calls, daily_cap, weekly_cap,
+                            cooloff_days, last_conversation)
+        if rule >= 0:
+            counts[rule] += 1
+            continue
+        out_idx[n], out_p[n], out_tone[n] = i, q, tone[j]
+        n += 1
     return n
 
 
@@ -2080,29 +2119,38 @@ class Run:
 
     def deliver(self, d: int, hour: float, chan: int, idx: np.ndarray, tone: np.ndarray,
                 reminder: bool) -> None:
-        """An automated channel at its hour: gate, reach, cost, effect, log."""
+        """An automated channel (a message, an automated call, a letter: never a call to
+        a third party, which only collectors make) at its hour: gate, reach, cost,
+        effect, log."""
         kind = int(self.cat.kind[chan])
         req = self.cat.requires[chan]
         # the slots still held (not vacated since the request) whose holder has what the
         # channel needs (the app, an e-mail address), with their persons, in one pass
         has = self._no_need if not req else (self.people.app_user if req == 1
                                              else self.people.email)
-        keep, p = np.empty(len(idx), np.int64), np.empty(len(idx), np.int64)
-        k = _reachable(np.asarray(idx, np.int64), self.vacant, self.book.person, has, keep, p)
-        if k < len(idx):
-            keep, p = keep[:k], p[:k]
-            idx, tone = idx[keep], tone[keep]
-        if not len(idx):
+        gate, m = self.gate, len(idx)
+        before = gate.counts.copy()
+        if gate.whole_refusal(d, hour, kind) >= 0:
+            # the channel is closed now (the window, a holiday): every request that could
+            # have been delivered is refused, and counted so
+            keep, p = np.empty(m, np.int64), np.empty(m, np.int64)
+            k = _reachable(np.asarray(idx, np.int64), self.vacant, self.book.person, has, keep,
+                           p)
+            gate.check(d, hour, idx[keep[:k]], kind)
+            self._count_blocked(d, before)
             return
-        before = self.gate.counts.copy()
-        ok = self.gate.check(d, hour, idx, kind)
+        # the slots held, whose person the channel can reach, that the gate lets through
+        calls, daily_cap, weekly_cap, cooloff_days, last_conversation = gate.call_limits()
+        sent, p, sent_tone = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m)
+        n = _deliverable(np.asarray(idx, np.int64), np.asarray(tone, np.float64), self.vacant,
+                         self.book.person, has, kind == MESSAGE, kind in CALL_KINDS, d, d % 7,
+                         gate.optout, calls, daily_cap, weekly_cap, cooloff_days,
+                         last_conversation, gate.counts, sent, p, sent_tone)
         self._count_blocked(d, before)
-        if not ok.all():
-            idx, tone, p = idx[ok], tone[ok], p[ok]
-        if not len(idx):
+        if not n:
             return
-        self.gate.record(d, idx, kind)
-        n = len(idx)
+        idx, p, tone = sent[:n], p[:n], sent_tone[:n]
+        gate.record(d, idx, kind)
         self.channel_cost[d, chan] += self.cat.cost_cents[chan] * n
         self.channel_attempts[d, chan] += n
         # the reach, complaint and opt-out draws, hashed in the pass where they are needed
@@ -2120,7 +2168,7 @@ class Run:
             self.last_reminder, d, self._seg_traits.get("cause", self._no_tab8), pp.cause,
             self.shock_active, col, self._recent_flat, self._recent_sum, self.eps.contacts,
             float(self.cat.complaint_base[chan]), b.complaint_alpha, b.complaint_free_contacts,
-            np.ascontiguousarray(tone, np.float64), b.complaint_hardship_pressure,
+            tone, b.complaint_hardship_pressure,
             pp.complaint_prop, b.optout_per_message if kind == MESSAGE else -1.0, self.gate.optout,
             outcome, ep, got, complained, out)
         self._today.append(d, hour, idx, p, chan, kind, outcome)

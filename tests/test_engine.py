@@ -356,6 +356,50 @@ def test_the_compiled_reach_filter_equals_the_numpy_masks(seed, n, needs):
     assert np.array_equal(p[:k], person[idx[want]])
 
 
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), needs=st.booleans(),
+       kind=st.sampled_from(["message", "automated_call", "letter"]),
+       profile=st.sampled_from(["cn_2022", "us_reg_f"]))
+def test_the_deliverable_requests_are_the_reachable_ones_the_gate_lets_through(
+        seed, n, needs, kind, profile):
+    """_deliverable (Run.deliver's one pass) against _reachable, then Gate.check on the
+    reachable ones: the same slots, persons and tones, the same refusals counted by
+    rule, on a random contact history with opt-outs and calls near the caps."""
+    from sim.compliance import KIND_CODES, PROFILES, Gate
+    from sim.engine import _deliverable, _reachable
+
+    rng = np.random.default_rng(seed)
+    slots, persons, day, code = 100, 150, int(rng.integers(8, 60)), KIND_CODES[kind]
+    idx = np.sort(rng.choice(slots, n, replace=False)).astype(np.int64)
+    tone = rng.uniform(0.5, 2, n)
+    vacant, person = rng.random(slots) < 0.2, rng.permutation(persons)[:slots].astype(np.int64)
+    has = rng.random(persons) < 0.6 if needs else np.zeros(0, bool)
+
+    def gate() -> Gate:
+        g = Gate(slots, PROFILES[profile], daily_call_cap=3, third_party_per_week=1,
+                 holidays=set())
+        g.calls[:] = np.random.default_rng(seed).integers(0, 3, (slots, 7))
+        g.last_conversation[:] = np.where(np.random.default_rng(seed + 1).random(slots) < 0.6,
+                                          -(10**6), day - 3)
+        g.optout[:] = np.random.default_rng(seed + 2).random(slots) < 0.3
+        return g
+
+    want_g, got_g = gate(), gate()
+    keep, p = np.empty(n, np.int64), np.empty(n, np.int64)
+    k = _reachable(idx, vacant, person, has, keep, p)
+    ok = want_g.check(day, 10.0, idx[keep[:k]], code)
+    sent, sent_p, sent_tone = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n)
+    calls, daily_cap, weekly_cap, cooloff_days, last_conv = got_g.call_limits()
+    m = _deliverable(idx, tone, vacant, person, has, code == KIND_CODES["message"],
+                     code == KIND_CODES["automated_call"], day, day % 7, got_g.optout, calls,
+                     daily_cap, weekly_cap, cooloff_days, last_conv, got_g.counts, sent, sent_p,
+                     sent_tone)
+    assert np.array_equal(sent[:m], idx[keep[:k]][ok])
+    assert np.array_equal(sent_p[:m], p[:k][ok])
+    assert np.array_equal(sent_tone[:m], tone[keep[:k]][ok])
+    assert got_g.blocked == want_g.blocked
+
+
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), co_dpd=st.integers(0, 200),
        court=st.booleans(), agency=st.booleans())
