@@ -310,9 +310,11 @@ def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]
     if any(c.desk.any_third for c in crews) or not run.agent_calls_open(day, a):
         return _work_batch_drawn(run, day, a, crews)
     n = sum(len(c.cand) for c in crews)
+    # the executed attempts' account, channel, outcome, minutes, person and hour, crew
+    # after crew; the refused ones' account and channel
     x = (np.empty(n, np.int64), np.empty(n, np.int16), np.empty(n, np.int8), np.empty(n),
-         np.empty(n, np.int64), np.empty(n))  # executed: account, channel, outcome,
-    refused = (np.empty(n, np.int64), np.empty(n, np.int16))  # minutes, person, hour
+         np.empty(n, np.int64), np.empty(n))
+    refused = (np.empty(n, np.int64), np.empty(n, np.int16))
     again, teams = [], []
     n_x = n_ref = 0
     for c in crews:
