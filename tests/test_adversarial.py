@@ -289,11 +289,21 @@ def test_a_fixed_worst_case_strategy_on_both_profiles():
 
 def test_the_checker_catches_a_gate_that_lets_everything_through(monkeypatch):
     """With the gate switched off, the worst case breaks rules and both the auditor and
-    the checker say so: the zero above is a real zero."""
-    from sim.compliance import Gate
+    the checker say so: the zero above is a real zero.
 
-    monkeypatch.setattr(Gate, "check", lambda self, day, hour, acct, kind, count=True:
-                        np.ones(len(acct), dtype=bool))
+    The gate is switched off by giving the engine's gate a law that allows everything
+    (any hour, no caps, no cool-off, no holidays, third parties without limit): the
+    engine applies the gate's rules in several places, some of them inside compiled
+    passes, and whatever the gate says there is what it lets through. The auditor keeps
+    the scenario's law."""
+    from sim import engine
+    from sim.compliance import Gate, Law
+
+    anything = Law(name="anything", window_start=0.0, window_end=24.0, daily_cap=10**6,
+                   weekly_cap=None, cooloff_days=0, third_party_once=False,
+                   third_party_needs_no_rpc_days=0, source="a test's gate that lets all through")
+    monkeypatch.setattr(engine, "Gate", lambda n, law, daily_cap, tp_per_week, holidays:
+                        Gate(n, anything, 10**6, 10**6, set()))
     doc = {"name": "worst", "call_hours": [0, 24],
            "rules": [{"buckets": BUCKETS,
                       "actions": [{"channel": ch, "every_days": 1, "attempts_per_day": 50,
