@@ -177,10 +177,8 @@ class Gate:
             # the per-account rules in one compiled pass (refused ones by the window left so)
             _per_account_rules(np.asarray(acct, np.int64), day, day % 7,
                                kind == KIND_CODES["message"], kind in CALL_KINDS, self.optout,
-                               self.calls, self.daily_cap,
-                               -1 if law.weekly_cap is None else law.weekly_cap,
-                               law.cooloff_days, self.last_conversation,
-                               self.counts if count else _NO_COUNTS, per_attempt, ok)
+                               *self.call_limits(), self.counts if count else _NO_COUNTS,
+                               per_attempt, ok)
             return ok
         if not per_attempt:
             ok[:] = True

@@ -641,27 +641,6 @@ def _book_calls(idx, chan, minutes, outcome, ends, rates, skills, agent, cost_ce
 
 
 @numba.njit(cache=True, nogil=True)
-def _reachable(idx, vacant, person, has, keep, p):  # pragma: no cover - compiled
-    """Positions in ``idx`` of the slots not vacant whose person has ``has`` (an empty
-    ``has``: everyone), into ``keep``, and those persons into ``p``; returns how many."""
-    n, every, m, half = 0, has.shape[0] == 0, idx.shape[0], AHEAD // 2
-    for j in range(m):
-        if j + AHEAD < m:
-            prefetch(vacant, idx[j + AHEAD])
-            prefetch(person, idx[j + AHEAD])
-        if not every and j + half < m:
-            prefetch(has, person[idx[j + half]])
-        i = idx[j]
-        if vacant[i]:
-            continue
-        q = person[i]
-        if every or has[q]:
-            keep[n], p[n] = j, q
-            n += 1
-    return n
-
-
-@numba.njit(cache=True, nogil=True)
 def _deliverable(idx, tone, vacant, person, has, message, call, day, col, optout, calls,
                  daily_cap, weekly_cap, cooloff_days, last_conversation, counts, out_idx, out_p,
                  out_tone):  # pragma: no cover - compiled
@@ -669,9 +648,10 @@ def _deliverable(idx, tone, vacant, person, has, message, call, day, col, optout
     may deliver, in one pass: the slot held (not ``vacant``), its person with what the
     channel needs (``has``; empty: nothing), then the gate's per-account rule
     (``compliance.account_rule``; each refusal counted into the gate's ``counts`` by
-    rule, as ``Gate.check`` counts). The deliverable ones' slots, persons and tones into
-    ``out_*``; returns how many. The caller has checked the rules of the whole batch
-    (the window, holidays)."""
+    rule, as ``Gate.check`` counts; neither ``message`` nor ``call``: no rule, the
+    reachable requests). The deliverable ones' slots, persons and tones into ``out_*``;
+    returns how many. The caller has checked the rules of the whole batch (the window,
+    holidays)."""
     n, every, m, half = 0, has.shape[0] == 0, idx.shape[0], AHEAD // 2
     for j in range(m):
         if j + AHEAD < m:
@@ -2130,22 +2110,18 @@ class Run:
                                              else self.people.email)
         gate, m = self.gate, len(idx)
         before = gate.counts.copy()
-        if gate.whole_refusal(d, hour, kind) >= 0:
-            # the channel is closed now (the window, a holiday): every request that could
-            # have been delivered is refused, and counted so
-            keep, p = np.empty(m, np.int64), np.empty(m, np.int64)
-            k = _reachable(np.asarray(idx, np.int64), self.vacant, self.book.person, has, keep,
-                           p)
-            gate.check(d, hour, idx[keep[:k]], kind)
-            self._count_blocked(d, before)
-            return
+        # closed now (the window, a holiday): every request that could have been delivered
+        # is refused, and counted so; else the per-account rules of the kind apply
+        closed = gate.whole_refusal(d, hour, kind) >= 0
         # the slots held, whose person the channel can reach, that the gate lets through
-        calls, daily_cap, weekly_cap, cooloff_days, last_conversation = gate.call_limits()
         sent, p, sent_tone = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m)
         n = _deliverable(np.asarray(idx, np.int64), np.asarray(tone, np.float64), self.vacant,
-                         self.book.person, has, kind == MESSAGE, kind in CALL_KINDS, d, d % 7,
-                         gate.optout, calls, daily_cap, weekly_cap, cooloff_days,
-                         last_conversation, gate.counts, sent, p, sent_tone)
+                         self.book.person, has, not closed and kind == MESSAGE,
+                         not closed and kind in CALL_KINDS, d, d % 7, gate.optout,
+                         *gate.call_limits(), gate.counts, sent, p, sent_tone)
+        if closed:
+            gate.check(d, hour, sent[:n], kind)
+            n = 0
         self._count_blocked(d, before)
         if not n:
             return

@@ -157,18 +157,19 @@ class Streams:
     def _base(self, name: str, day: int) -> int:
         return self._ikeys[name] ^ (int(day) * _DAY_I & _MASK)
 
+    def _key_int(self, name: str, day: int, draw: int) -> int:
+        return (self._base(name, day) + int(draw) * _DRAW_I) & _MASK
+
     def key(self, name: str, day: int, draw: int = 0) -> np.uint64:
         """The key of (stream, day, draw) that ``draw_at`` hashes with an account."""
-        return np.uint64((self._base(name, day) + int(draw) * _DRAW_I) & _MASK)
+        return np.uint64(self._key_int(name, day, draw))
 
     def keys(self, rows: list[tuple[str, int, int]]) -> np.ndarray:
         """``key(name, day, draw)`` of each row, as the uint64 array the compiled passes
         hash with (``draw_at``, ``draw_at_n``)."""
-        # Python ints mod 2**64, one array at the end: no numpy scalar per row (the engine
-        # asks for a few keys per batch of contacts)
-        ik = self._ikeys
-        return np.array([(ik[name] ^ (int(day) * _DAY_I & _MASK)) + int(draw) * _DRAW_I & _MASK
-                         for name, day, draw in rows], np.uint64)
+        # Python ints, one array at the end: no numpy scalar per row (the engine asks for
+        # a few keys per batch of contacts)
+        return np.array([self._key_int(*row) for row in rows], np.uint64)
 
     def uniform(self, name: str, day: int, idx: np.ndarray, draw: int | np.ndarray = 0) -> np.ndarray:
         """Uniforms in (0, 1) for (stream, day, idx, draw); same inputs, same outputs."""

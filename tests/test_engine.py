@@ -341,19 +341,36 @@ def test_a_crews_calls_in_one_pass_equal_the_calls_drawn_whole(seed, k, used, to
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60), needs=st.booleans())
 def test_the_compiled_reach_filter_equals_the_numpy_masks(seed, n, needs):
-    """_reachable against the masks deliver applied: not vacant, then the channel's
-    requirement (app, e-mail) of the slot's person; positions and persons."""
-    from sim.engine import _reachable
+    """_deliverable with no per-account rule (a letter, or a channel closed for the
+    batch) against the masks deliver applied: not vacant, then the channel's
+    requirement (app, e-mail) of the slot's person; slots, persons and tones, nothing
+    counted."""
+    from sim.compliance import PROFILES, Gate
+    from sim.engine import _deliverable
 
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(100, n, replace=False)).astype(np.int64)
+    tone = rng.uniform(0.5, 2, n)
     vacant, person = rng.random(100) < 0.2, rng.permutation(150)[:100].astype(np.int64)
     has = rng.random(150) < 0.6 if needs else np.zeros(0, bool)
-    want = ~vacant[idx] & (has[person[idx]] if needs else True)
-    keep, p = np.empty(n, np.int64), np.empty(n, np.int64)
-    k = _reachable(idx, vacant, person, has, keep, p)
-    assert np.array_equal(keep[:k], np.flatnonzero(want))
+    want = _reachable_mask(idx, vacant, person, has)
+    g = Gate(100, PROFILES["cn_2022"], daily_call_cap=0, third_party_per_week=1,
+             holidays=set())
+    g.optout[:] = True  # every rule would refuse: none may be applied
+    sent, p, sent_tone = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n)
+    k = _deliverable(idx, tone, vacant, person, has, False, False, 9, 2, g.optout,
+                     *g.call_limits(), g.counts, sent, p, sent_tone)
+    assert np.array_equal(sent[:k], idx[want])
     assert np.array_equal(p[:k], person[idx[want]])
+    assert np.array_equal(sent_tone[:k], tone[want])
+    assert not g.counts.any()
+
+
+def _reachable_mask(idx: np.ndarray, vacant: np.ndarray, person: np.ndarray,
+                    has: np.ndarray) -> np.ndarray:
+    """The requests a channel can reach, as numpy masks: the slot held, its person with
+    what the channel needs (``has``; empty: nothing)."""
+    return ~vacant[idx] & (has[person[idx]] if len(has) else True)
 
 
 @settings(max_examples=150, deadline=None)
@@ -362,11 +379,11 @@ def test_the_compiled_reach_filter_equals_the_numpy_masks(seed, n, needs):
        profile=st.sampled_from(["cn_2022", "us_reg_f"]))
 def test_the_deliverable_requests_are_the_reachable_ones_the_gate_lets_through(
         seed, n, needs, kind, profile):
-    """_deliverable (Run.deliver's one pass) against _reachable, then Gate.check on the
-    reachable ones: the same slots, persons and tones, the same refusals counted by
-    rule, on a random contact history with opt-outs and calls near the caps."""
+    """_deliverable (Run.deliver's one pass) against the reachable ones (numpy masks),
+    then Gate.check on them: the same slots, persons and tones, the same refusals
+    counted by rule, on a random contact history with opt-outs and calls near the caps."""
     from sim.compliance import KIND_CODES, PROFILES, Gate
-    from sim.engine import _deliverable, _reachable
+    from sim.engine import _deliverable
 
     rng = np.random.default_rng(seed)
     slots, persons, day, code = 100, 150, int(rng.integers(8, 60)), KIND_CODES[kind]
@@ -385,18 +402,15 @@ def test_the_deliverable_requests_are_the_reachable_ones_the_gate_lets_through(
         return g
 
     want_g, got_g = gate(), gate()
-    keep, p = np.empty(n, np.int64), np.empty(n, np.int64)
-    k = _reachable(idx, vacant, person, has, keep, p)
-    ok = want_g.check(day, 10.0, idx[keep[:k]], code)
+    keep = np.flatnonzero(_reachable_mask(idx, vacant, person, has))
+    ok = want_g.check(day, 10.0, idx[keep], code)
     sent, sent_p, sent_tone = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n)
-    calls, daily_cap, weekly_cap, cooloff_days, last_conv = got_g.call_limits()
     m = _deliverable(idx, tone, vacant, person, has, code == KIND_CODES["message"],
-                     code == KIND_CODES["automated_call"], day, day % 7, got_g.optout, calls,
-                     daily_cap, weekly_cap, cooloff_days, last_conv, got_g.counts, sent, sent_p,
-                     sent_tone)
-    assert np.array_equal(sent[:m], idx[keep[:k]][ok])
-    assert np.array_equal(sent_p[:m], p[:k][ok])
-    assert np.array_equal(sent_tone[:m], tone[keep[:k]][ok])
+                     code == KIND_CODES["automated_call"], day, day % 7, got_g.optout,
+                     *got_g.call_limits(), got_g.counts, sent, sent_p, sent_tone)
+    assert np.array_equal(sent[:m], idx[keep][ok])
+    assert np.array_equal(sent_p[:m], person[idx[keep]][ok])
+    assert np.array_equal(sent_tone[:m], tone[keep][ok])
     assert got_g.blocked == want_g.blocked
 
 
