@@ -27,7 +27,16 @@ from . import special
 from .audit import LOG_COLUMNS, Auditor, AuditThread
 from .channels import Catalogue
 from .collectors import Desk, _place, floor_process
-from .compliance import CALL_KINDS, KIND_CODES, PROFILES, RULES, Gate, account_rule, call_rule
+from .compliance import (
+    CALL_KINDS,
+    KIND_CODES,
+    PROFILES,
+    RULES,
+    Gate,
+    _record_calls,
+    account_rule,
+    call_rule,
+)
 from .config import CAUSES, DELINQUENT_BUCKETS, RESPONSE_CLASSES, Scenario, Strategy, check_pair
 from .cores import Halves
 from .pairwise import pairwise_sum
@@ -157,24 +166,31 @@ class ContactLog:
         self._sets = [{k: np.zeros(cap, dt) for k, dt in self.DTYPES.items()} for _ in range(2)]
         self.cols = self._sets[0]
 
-    def append(self, day: int, hour, slot: np.ndarray, person: np.ndarray, channel, kind,
-               outcome: np.ndarray) -> None:
-        k, n = len(slot), self.n
+    def reserve(self, k: int) -> tuple[dict[str, np.ndarray], int]:
+        """Room for ``k`` more rows, for a compiled pass to write: the columns and the
+        first of the rows (counted as written)."""
+        n = self.n
         if n + k > len(self.cols["day"]):
             cap = max(2 * len(self.cols["day"]), n + k)
             for name, a in self.cols.items():
                 b = np.zeros(cap, a.dtype)
                 b[:n] = a[:n]
                 self.cols[name] = b
-        c = self.cols
+        self.n = n + k
+        return self.cols, n
+
+    def append(self, day: int, hour, slot: np.ndarray, person: np.ndarray, channel, kind,
+               outcome: np.ndarray) -> None:
+        k = len(slot)
+        c, n = self.reserve(k)
         c["day"][n:n + k] = day
         c["hour"][n:n + k] = hour
         c["slot"][n:n + k] = slot
         c["person"][n:n + k] = person
         c["channel"][n:n + k] = channel
         c["kind"][n:n + k] = kind
-        c["outcome"][n:n + k] = outcome
-        self.n = n + k  # "disclosed" stays False: nothing ever tells a third party the debt
+        c["outcome"][n:n + k] = outcome  # "disclosed" stays False: nothing ever tells a
+        # third party the debt
 
     def flush(self) -> dict[str, np.ndarray]:
         """The day's rows and an empty log. The rows are views, valid until the flush
@@ -585,7 +601,54 @@ def _conversation_pass(idx, p, chan, skill, ep, tone_tab, segment, cause_tab, ca
     return n_comp, n_acc, n_prom
 
 
-_NO_KINDS = np.zeros(0, bool)  # "every call an agent call" for _book_calls
+
+@numba.njit(cache=True, nogil=True)
+def _agent_batch(idx, chan, outcome, minutes, hours, p, ends, rates, skills, calls_flat,
+                 no_total, last_conversation, last_rpc_day, cost_cents, channel_cost,
+                 channel_attempts, ep_of, ep_cost, attempts_hist, collector_cost, log_day,
+                 log_hour, log_slot, log_person, log_channel, log_kind, log_outcome, log_at,
+                 tone_tab, segment, cause_tab, cause_of, misread, shock_active, rpc_hist, cause,
+                 response, imp_lut, stim, stirred, col, recent_flat, recent_sum, ep_contacts,
+                 complaint_base, alpha, free, hardship_pressure, propensity, day, oldest_day,
+                 arm, rule_today, offer_late, offer_early, last_plan, cooldown, will_tab,
+                 will_of, seg_accept, boost, promise_rate, days_max, promise_day, u, keys,
+                 conv_idx, conv_ep, complained, acc_pos, acc_kind,
+                 prom_pos):  # pragma: no cover - compiled
+    """A batch of executed agent calls (no third party) booked in one call, the steps of
+    ``Run.execute_calls`` in its order: the gate's record (``_record_calls``: today's
+    count, the conversation and right-party days), the books (``_book_calls``), the rows
+    of the contact log (from ``log_at``), and the conversations (``_conversation_pass``,
+    from ``tone_tab`` on its arguments; their slots and episodes into ``conv_idx`` and
+    ``conv_ep``). Returns (conversations, complaints, accepted, promises), the last three
+    as ``_conversation_pass`` returns them."""
+    m = idx.shape[0]
+    conv_mask = np.empty(m, np.bool_)
+    for j in range(m):
+        conv_mask[j] = outcome[j] == CONVERSATION
+    _record_calls(idx, day, col, calls_flat, no_total, conv_mask, conv_mask, last_conversation,
+                  last_rpc_day)
+    labour, ep = np.empty(m), np.empty(m, np.int64)
+    conv, conv_skill, tp = np.empty(m, np.int64), np.empty(m), np.empty(m, np.int64)
+    n_conv, _ = _book_calls(idx, chan, minutes, outcome, ends, rates, skills,
+                            np.zeros(0, np.bool_), cost_cents, channel_cost, channel_attempts,
+                            ep_of, ep_cost, attempts_hist, labour, ep, conv, conv_skill, tp,
+                            collector_cost, day)
+    for j in range(m):
+        r = log_at + j
+        log_day[r], log_hour[r], log_slot[r], log_person[r] = day, hours[j], idx[j], p[j]
+        log_channel[r], log_kind[r], log_outcome[r] = chan[j], AGENT, outcome[j]
+    conv_p, conv_chan = np.empty(n_conv, np.int64), np.empty(n_conv, chan.dtype)
+    for j in range(n_conv):
+        k = conv[j]
+        conv_idx[j], conv_p[j], conv_chan[j], conv_ep[j] = idx[k], p[k], chan[k], ep[k]
+    n_comp, n_acc, n_prom = _conversation_pass(
+        conv_idx[:n_conv], conv_p, conv_chan, conv_skill[:n_conv], conv_ep[:n_conv], tone_tab,
+        segment, cause_tab, cause_of, misread, shock_active, rpc_hist, cause, response, imp_lut,
+        stim, stirred, col, recent_flat, recent_sum, ep_contacts, complaint_base, alpha, free,
+        hardship_pressure, propensity, day, oldest_day, arm, rule_today, offer_late,
+        offer_early, last_plan, cooldown, will_tab, will_of, seg_accept, boost, promise_rate,
+        days_max, promise_day, u, keys, complained, acc_pos, acc_kind, prom_pos)
+    return n_conv, n_comp, n_acc, n_prom
 
 
 @numba.njit(cache=True, nogil=True)
@@ -2265,13 +2328,12 @@ class Run:
         """Book executed call attempts: ``teams`` lists (desk, number of attempts) in the
         order of the arrays, a team's attempts contiguous."""
         p = self.book.person[idx] if p is None else p
-        third = any(desk.any_third for desk, _ in teams)
-        if third:
-            kinds = self.cat.kind[chan]
-            agent = kinds == AGENT
-        else:  # agent calls only
-            kinds, agent = AGENT, slice(None)
-        if not third or agent.all():
+        if not any(desk.any_third for desk, _ in teams):  # the usual batch: agent calls only
+            self._agent_batch(d, hours, idx, chan, outcome, minutes, teams, p)
+            return
+        kinds = self.cat.kind[chan]
+        agent = kinds == AGENT
+        if agent.all():
             conv = outcome == CONVERSATION
             self.gate.record(d, idx, AGENT, conversation=conv, rpc=conv)
         else:
@@ -2281,24 +2343,18 @@ class Run:
                     conv = (outcome[m] == CONVERSATION) if k == AGENT else None
                     self.gate.record(d, idx[m], k, conversation=conv, rpc=conv)
         n = len(idx)
-        crew = tuple(desk.index for desk, _ in teams)
-        rates = self._team_rates.get(crew)
-        if rates is None:
-            rates = self._team_rates[crew] = (
-                np.array([desk.cfg.hourly_cost for desk, _ in teams]),
-                np.array([desk.cfg.skill for desk, _ in teams]))
-        ends = np.array(list(accumulate(k for _, k in teams)), np.int64)
+        rates, ends = self._teams(teams)
         labour, ep = np.empty(n), np.empty(n, np.int64)
         conv, conv_skill, tp = np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64)
         n_conv, n_tp = _book_calls(
-            idx, chan, minutes, outcome, ends, rates[0], rates[1], agent if third else _NO_KINDS,
+            idx, chan, minutes, outcome, ends, rates[0], rates[1], agent,
             self.cat.cost_cents, self.channel_cost[d], self.channel_attempts[d], self.ep,
             self.eps.cost, self.attempts_hist, labour, ep, conv, conv_skill, tp,
             self.daily["collector_cost"], d)
         self._today.append(d, hours, idx, p, chan, kinds, outcome)
         win = self._in_window(d)
         if win:
-            self.daily["call_attempts"][d] += (n if not third else int(np.count_nonzero(agent)))
+            self.daily["call_attempts"][d] += int(np.count_nonzero(agent))
         if n_conv:
             conv = conv[:n_conv]
             self._conversations(d, idx[conv], chan[conv], conv_skill[:n_conv], win, p[conv],
@@ -2311,6 +2367,45 @@ class Run:
                 self._impulse(sel, int(c), 0.5)
                 self._contact_delivered(d, sel, int(c), self._tone(sel),
                                         third_party=self.sc.behaviour.complaint_third_party)
+
+    def _teams(self, teams: list[tuple[Desk, int]]) -> tuple[tuple[np.ndarray, np.ndarray],
+                                                              np.ndarray]:
+        """The teams' (hourly costs, skills), and where each team's calls end."""
+        crew = tuple(desk.index for desk, _ in teams)
+        rates = self._team_rates.get(crew)
+        if rates is None:
+            rates = self._team_rates[crew] = (
+                np.array([desk.cfg.hourly_cost for desk, _ in teams]),
+                np.array([desk.cfg.skill for desk, _ in teams]))
+        return rates, np.array(list(accumulate(k for _, k in teams)), np.int64)
+
+    def _agent_batch(self, d: int, hours: np.ndarray, idx: np.ndarray, chan: np.ndarray,
+                     outcome: np.ndarray, minutes: np.ndarray, teams: list[tuple[Desk, int]],
+                     p: np.ndarray) -> None:
+        """``execute_calls`` for a batch of agent calls only (the usual one): the gate's
+        record, the books, the log and the conversations in one compiled call."""
+        n = len(idx)
+        rates, ends = self._teams(teams)
+        log, at = self._today.reserve(n)
+        conv_idx, conv_ep = np.empty(n, np.int64), np.empty(n, np.int64)
+        comp, acc_pos, prom_pos = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+        acc_kind = np.empty(n, np.int8)
+        n_conv, n_comp, n_acc, n_prom = _agent_batch(
+            idx, chan, outcome, minutes, hours, p, ends, rates[0], rates[1],
+            *self.gate.agent_call_books(d, idx), self.gate.last_conversation,
+            self.gate.last_rpc_day, self.cat.cost_cents, self.channel_cost[d],
+            self.channel_attempts[d], self.ep, self.eps.cost, self.attempts_hist,
+            self.daily["collector_cost"], log["day"], log["hour"], log["slot"], log["person"],
+            log["channel"], log["kind"], log["outcome"], at, *self._conversation_state(d),
+            conv_idx, conv_ep, comp, acc_pos, acc_kind, prom_pos)
+        win = self._in_window(d)
+        if win:
+            self.daily["call_attempts"][d] += n
+        if n_conv:
+            self._conversations_counted(d, conv_idx[:n_conv], win)
+            self._conversation_results(d, conv_idx[:n_conv], conv_ep[:n_conv], win,
+                                       comp[:n_comp], acc_pos[:n_acc], acc_kind[:n_acc],
+                                       prom_pos[:n_prom])
 
     def _tone(self, idx: np.ndarray) -> np.ndarray:
         r = self.rule_today[idx]
@@ -2327,16 +2422,10 @@ class Run:
                        ep: np.ndarray | None = None) -> None:
         """Right-party contact: the cause comes out; a plan or a promise may follow.
         ``skill``: of the collector's team (one number, or one per conversation)."""
-        b, n, pp, col = self.sc.behaviour, len(idx), self.people, d % 7
-        if win:
-            self.daily["rpc"][d] += n
-            self.daily["contacts"][d] += n
+        n = len(idx)
         p = self.book.person[idx] if p is None else p
         ep = self.ep[idx] if ep is None else ep
-        self._recent_touched[col].append(idx)
-        if self._conv_keys[0] != d:  # the complaint, plan, promise and promised-day draws
-            self._conv_keys = (d, self.streams.keys([("complaint", d, 0), ("plan", d, 0),
-                                                     ("promise", d, 0), ("promise", d, 2)]))
+        self._conversations_counted(d, idx, win)
         comp, acc_pos, prom_pos = (np.empty(n, np.int64) for _ in range(3))
         acc_kind = np.empty(n, np.int8)
         # the cause comes out; the treatment's impulse; the contact, maybe a complaint; the
@@ -2344,28 +2433,50 @@ class Run:
         # or not a few days later
         n_comp, n_acc, n_prom = _conversation_pass(
             np.asarray(idx, np.int64), p, chan, np.atleast_1d(np.asarray(skill, np.float64)), ep,
-            self._tone_tab, pp.segment,
-            self._seg_traits.get("cause", self._no_tab8), pp.cause, pp.misread,
-            self.shock_active, self.rpc_hist, self.cause, self.cat.response, self._imp_tab,
-            self.stim, self._stirred, col, self._recent_flat, self._recent_sum,
-            self.eps.contacts, self.cat.complaint_base, b.complaint_alpha,
-            b.complaint_free_contacts, b.complaint_hardship_pressure, pp.complaint_prop, d,
-            self.book.oldest_day, self.arm if len(self.strategies) > 1 else self._no_arm,
-            self.rule_today, self._offer_late, self._offer_early, self.last_plan,
-            b.plan_cooldown_days, self._seg_traits.get("willingness", self._no_tab32),
-            pp.willingness, self.seg_accept, b.hardship_acceptance_boost, b.promise_rate,
-            b.promise_days_max, self.promise_day, _NO_U, self._conv_keys[1], comp, acc_pos,
-            acc_kind, prom_pos)
-        if n_comp:
-            c = comp[:n_comp]
-            self._complaints(d, idx[c], ep[c])
-        if n_acc:
-            self._plans(d, idx[acc_pos[:n_acc]], acc_kind[:n_acc])
-        if n_prom:
-            pi = idx[prom_pos[:n_prom]]  # their promised days are set
+            *self._conversation_state(d), comp, acc_pos, acc_kind, prom_pos)
+        self._conversation_results(d, idx, ep, win, comp[:n_comp], acc_pos[:n_acc],
+                                   acc_kind[:n_acc], prom_pos[:n_prom])
+
+    def _conversations_counted(self, d: int, idx: np.ndarray, win: bool) -> None:
+        """Conversations with the slots ``idx``: the day's counts, this week's contacts."""
+        if win:
+            self.daily["rpc"][d] += len(idx)
+            self.daily["contacts"][d] += len(idx)
+        self._recent_touched[d % 7].append(idx)
+
+    def _conversation_state(self, d: int) -> tuple:
+        """``_conversation_pass``'s arguments from ``tone_tab`` to ``keys``, on day ``d``."""
+        b, pp = self.sc.behaviour, self.people
+        if self._conv_keys[0] != d:  # the complaint, plan, promise and promised-day draws
+            self._conv_keys = (d, self.streams.keys([("complaint", d, 0), ("plan", d, 0),
+                                                     ("promise", d, 0), ("promise", d, 2)]))
+        return (self._tone_tab, pp.segment, self._seg_traits.get("cause", self._no_tab8),
+                pp.cause, pp.misread, self.shock_active, self.rpc_hist, self.cause,
+                self.cat.response, self._imp_tab, self.stim, self._stirred, d % 7,
+                self._recent_flat, self._recent_sum, self.eps.contacts,
+                self.cat.complaint_base, b.complaint_alpha, b.complaint_free_contacts,
+                b.complaint_hardship_pressure, pp.complaint_prop, d, self.book.oldest_day,
+                self.arm if len(self.strategies) > 1 else self._no_arm, self.rule_today,
+                self._offer_late, self._offer_early, self.last_plan, b.plan_cooldown_days,
+                self._seg_traits.get("willingness", self._no_tab32), pp.willingness,
+                self.seg_accept, b.hardship_acceptance_boost, b.promise_rate,
+                b.promise_days_max, self.promise_day, _NO_U, self._conv_keys[1])
+
+    def _conversation_results(self, d: int, idx: np.ndarray, ep: np.ndarray, win: bool,
+                              comp: np.ndarray, acc_pos: np.ndarray, acc_kind: np.ndarray,
+                              prom_pos: np.ndarray) -> None:
+        """What the conversations with the slots ``idx`` (episodes ``ep``) led to, as
+        ``_conversation_pass`` returns it: complaints, plans agreed, promises made (at
+        those positions of ``idx``)."""
+        if len(comp):
+            self._complaints(d, idx[comp], ep[comp])
+        if len(acc_pos):
+            self._plans(d, idx[acc_pos], acc_kind)
+        if len(prom_pos):
+            pi = idx[prom_pos]  # their promised days are set
             self._promise_on.add(self.promise_day[pi], pi)
             if win:
-                self.daily["promises"][d] += n_prom
+                self.daily["promises"][d] += len(prom_pos)
 
     def _plans(self, d: int, idx: np.ndarray, kind: np.ndarray) -> None:
         if not len(idx):
