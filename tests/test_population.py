@@ -49,3 +49,75 @@ def test_draw_plan_is_the_lognormal_principal_and_the_term_shares():
     # a pure function of (person, plan number)
     again = draw_plan(pr, streams, person[::-1].copy(), plan_no[::-1].copy())
     assert np.array_equal(again[0], cents[::-1]) and np.array_equal(again[1], term[::-1])
+
+
+def _sigma_by_argsort(latent, noise, target, g):
+    """_sigma_for_auc as it was written first: every AUC from a fresh stable argsort."""
+    from scipy.special import expit
+
+    m = min(len(latent), 20_000)
+    lat, eps = latent[:m], noise[:m]
+    bad = g.random(m) < 1 - (1 - expit(lat)) ** 12
+    if bad.all() or not bad.any():
+        return 0.0
+    ones_up = np.arange(1.0, m + 1.0)
+
+    def auc(sig):
+        ranks = np.empty(m)
+        ranks[np.argsort(lat + sig * eps, kind="stable")] = ones_up
+        nb = bad.sum()
+        return float((ranks[bad].sum() - nb * (nb + 1) / 2) / (nb * (m - nb)))
+
+    if auc(0.0) <= target:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while auc(hi) > target and hi < 1e3:
+        hi *= 2
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if auc(mid) > target else (lo, mid)
+    return (lo + hi) / 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(2, 25_000),
+       target=st.floats(0.5, 0.95), rounded=st.sampled_from([None, 0, 1]))
+def test_the_auc_bisection_mends_its_order_to_the_same_bits(seed, m, target, rounded):
+    """The score's noise scale for a target AUC: each AUC from the last order mended by
+    insertion (falling back to a sort when it is far off) must give the sigma of fresh
+    stable argsorts, bit for bit, ties (rounded latents and noise) included."""
+    from sim.population import _sigma_for_auc
+
+    rng = np.random.default_rng(seed)
+    lat, eps = rng.normal(-3.0, 1.5, m), rng.normal(size=m)
+    if rounded is not None:
+        lat, eps = np.round(lat, rounded), np.round(eps, rounded)
+    want = _sigma_by_argsort(lat, eps, target, np.random.default_rng(seed + 1))
+    assert _sigma_for_auc(lat, eps, target, np.random.default_rng(seed + 1)) == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 3_000),
+       step=st.sampled_from([1e-6, 1e-2, 1.0]), rounded=st.sampled_from([None, 0, 1]))
+def test_a_mended_order_is_the_stable_argsort(seed, m, step, rounded):
+    """``_mend_order`` from the order of nearby scores (or from any permutation) is the
+    stable argsort of the new ones, ties by position; when it gives up over its budget,
+    the order is still a permutation (the caller sorts afresh)."""
+    from sim.population import _mend_order, _rank_sum
+
+    rng = np.random.default_rng(seed)
+    lat, eps = rng.normal(size=m), rng.normal(size=m)
+    old, new = lat + 0.5 * eps, lat + (0.5 + step) * eps
+    if rounded is not None:
+        old, new = np.round(old, rounded), np.round(new, rounded)
+    for start in (np.argsort(old, kind="stable"), rng.permutation(m)):
+        order = start.copy()
+        assert _mend_order(new, order, 10 * m * m)
+        np.testing.assert_array_equal(order, np.argsort(new, kind="stable"))
+        bad = rng.random(m) < 0.3
+        ranks = np.empty(m)
+        ranks[order] = np.arange(1.0, m + 1.0)
+        assert _rank_sum(order, bad) == ranks[bad].sum()
+        order = start.copy()
+        if not _mend_order(new, order, 0):
+            np.testing.assert_array_equal(np.sort(order), np.arange(m))
