@@ -303,11 +303,13 @@ def _work_batch(run: Run, day: int, a: float, crews: list[_Crew]) -> list[_Crew]
     """One batch of each crew (``crew.cand``), through the gate, the draws and the books
     together; returns the crews that may take another batch in this block.
 
-    The usual batch (agent calls only, the gate open at this hour) is checked, drawn and
-    placed crew by crew in one compiled pass each (``Run.place_agent_calls``), which
-    draws no candidate past the end of the crew's minutes; any other batch is checked
-    and drawn whole first (``_work_batch_drawn``). The two give the same results."""
-    if any(c.desk.any_third for c in crews) or not run.agent_calls_open(day, a):
+    The usual batch (no call to a third party among its tasks, the gate open at this
+    hour) is checked, drawn and placed crew by crew in one compiled pass each
+    (``Run.place_agent_calls``), which draws no candidate past the end of the crew's
+    minutes; any other batch is checked and drawn whole first (``_work_batch_drawn``).
+    The two give the same results."""
+    if not run.agent_calls_open(day, a) or any(
+            c.desk.any_third and run.third_party_among(c.desk.channel[c.cand]) for c in crews):
         return _work_batch_drawn(run, day, a, crews)
     n = sum(len(c.cand) for c in crews)
     # the executed attempts' account, channel, outcome, minutes, person and hour, crew

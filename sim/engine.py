@@ -2252,6 +2252,10 @@ class Run:
             self._count_blocked(d, before)
         return ok
 
+    def third_party_among(self, chan: np.ndarray) -> bool:
+        """Is any of these calls' channels a call to a third party?"""
+        return bool((self.cat.kind[chan] == THIRD).any())
+
     def agent_calls_open(self, d: int, hour: float) -> bool:
         """Does the gate let agent calls through at this hour of day ``d`` at all (the
         contact window, holidays)?"""
@@ -2328,20 +2332,16 @@ class Run:
         """Book executed call attempts: ``teams`` lists (desk, number of attempts) in the
         order of the arrays, a team's attempts contiguous."""
         p = self.book.person[idx] if p is None else p
-        if not any(desk.any_third for desk, _ in teams):  # the usual batch: agent calls only
-            self._agent_batch(d, hours, idx, chan, outcome, minutes, teams, p)
+        if not any(desk.any_third for desk, _ in teams) or not self.third_party_among(chan):
+            self._agent_batch(d, hours, idx, chan, outcome, minutes, teams, p)  # the usual
             return
         kinds = self.cat.kind[chan]
         agent = kinds == AGENT
-        if agent.all():
-            conv = outcome == CONVERSATION
-            self.gate.record(d, idx, AGENT, conversation=conv, rpc=conv)
-        else:
-            for k in (AGENT, THIRD):
-                m = kinds == k
-                if m.any():
-                    conv = (outcome[m] == CONVERSATION) if k == AGENT else None
-                    self.gate.record(d, idx[m], k, conversation=conv, rpc=conv)
+        for k in (AGENT, THIRD):
+            m = kinds == k
+            if m.any():
+                conv = (outcome[m] == CONVERSATION) if k == AGENT else None
+                self.gate.record(d, idx[m], k, conversation=conv, rpc=conv)
         n = len(idx)
         rates, ends = self._teams(teams)
         labour, ep = np.empty(n), np.empty(n, np.int64)
