@@ -2033,14 +2033,10 @@ class Run:
         exp = self.sc.collectors.task_expiry_days
         for k, desk in enumerate(self.desks):
             if tasks[k]:
-                acct, chan, prio, att = (np.concatenate(col) for col in zip(*tasks[k], strict=True))
-                key = acct * 1024 + chan
                 # one task per (account, channel): the most attempts asked for wins
-                order = np.lexsort((-att, key))
-                ks = key[order]  # sorted: the first of each run of equal keys
-                keep = order[np.flatnonzero(np.concatenate(([True], ks[1:] != ks[:-1])))]
-                desk.enqueue(acct[keep], chan[keep], prio[keep], att[keep], exp)
-                desk.any_third = bool((self.cat.kind[desk.channel] == THIRD).any())
+                desk.enqueue(*(col[0] if len(col) == 1 else np.concatenate(col)
+                               for col in zip(*tasks[k], strict=True)), exp)
+                desk.any_third = self.third_party_among(desk.channel)
             else:
                 desk.enqueue(np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0),
                              np.zeros(0, np.int16), exp)

@@ -194,6 +194,59 @@ def test_enqueue_equals_the_sort_based_code(seed, n_old, n_new):
     assert desk.expired == expired
 
 
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_old=st.integers(0, 60), n_new=st.integers(1, 120),
+       expiry=st.integers(1, 4), nan=st.booleans())
+def test_a_days_queue_from_raw_requests_equals_the_numpy_steps(seed, n_old, n_new, expiry,
+                                                               nan):
+    """Desk.enqueue from the day's raw requests (in any order, an (account, channel)
+    asked for more than once, priorities with ties, 0.0 and -0.0, NaN) against the numpy
+    steps it replaced: the engine's lexsort keeping the most attempts per key, then the
+    bisection for yesterday's unworked tasks, the expiry and the three-key order. The
+    same queue, attempts, ages, shared-account flags and expiries; the scratch left zero."""
+    from sim.config import load_scenario
+
+    rng = np.random.default_rng(seed)
+    team = next(iter(load_scenario("baseline").collectors.teams.values()))
+    desk = collectors.Desk("t", 0, team, [1], 40)
+    keys = rng.permutation(rng.choice(40 * 3, n_old, replace=False))
+    desk.acct, desk.channel = (keys // 3).astype(np.int64), (keys % 3).astype(np.int16)
+    desk.made = rng.integers(0, 2, n_old).astype(np.int16)
+    desk.age = rng.integers(0, expiry + 1, n_old).astype(np.int16)
+    keys = rng.choice(40 * 3, n_new)  # repeats
+    acct, chan = (keys // 3).astype(np.int64), (keys % 3).astype(np.int16)
+    values = np.array([0.0, -0.0, 1.5, 3.0] + ([np.nan] if nan else []))
+    prio = rng.choice(values, n_new)
+    attempts = rng.integers(1, 4, n_new).astype(np.int16)
+    # the numpy steps
+    key = acct * 1024 + chan
+    order = np.lexsort((-attempts, key))
+    ks = key[order]
+    keep = order[np.flatnonzero(np.concatenate(([True], ks[1:] != ks[:-1])))]
+    a, c, p, t, k = acct[keep], chan[keep], prio[keep], attempts[keep], key[keep]
+    age = np.zeros(len(a), np.int16)
+    unworked = desk.made == 0
+    old_key = desk.acct[unworked] * 1024 + desk.channel[unworked]
+    at = np.minimum(np.searchsorted(k, old_key), len(k) - 1)
+    hit = k[at] == old_key
+    age[at[hit]] = desk.age[unworked][hit] + 1
+    expired = int(np.count_nonzero(age >= expiry))
+    live = age < expiry
+    a, c, p, t, age = a[live], c[live], p[live], t[live], age[live]
+    q = np.lexsort((-age, -p))
+    count = np.zeros(40, np.int32)
+    np.add.at(count, a, 1)
+    desk.enqueue(acct, chan, prio, attempts, expiry)
+    assert np.array_equal(desk.acct, a[q]) and np.array_equal(desk.channel, c[q])
+    assert np.array_equal(desk.prio, p[q], equal_nan=True)
+    assert np.array_equal(np.signbit(desk.prio), np.signbit(p[q]))
+    assert np.array_equal(desk.left, t[q]) and np.array_equal(desk.age, age[q])
+    assert desk.left.dtype == desk.age.dtype == desk.made.dtype == np.int16
+    assert np.array_equal(desk.multi, count[a[q]] > 1) and not desk.scratch.any()
+    assert not desk.made.any() and not desk.not_before.any()
+    assert desk.expired == expired
+
+
 @settings(max_examples=100, deadline=None)
 @given(acct=st.lists(st.integers(0, 30), max_size=80))
 def test_the_shared_account_flags_equal_the_numpy_count(acct):
