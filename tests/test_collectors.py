@@ -266,7 +266,7 @@ def test_the_shared_account_flags_equal_the_numpy_count(acct):
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 3000), pool=st.integers(1, 50),
        nan=st.booleans())
 def test_the_queue_order_equals_lexsort(seed, n, pool, nan):
-    """queue_order (numpy's unstable argsort, ties put in order by a compiled pass)
+    """queue_order (an unstable argsort, ties put in order by a compiled pass)
     against the two-key lexsort it replaced, on priorities with many ties (a pool of
     ``pool`` values, with 0.0 and -0.0, and NaN) and ages with ties of their own."""
     from sim.collectors import queue_order
