@@ -260,10 +260,14 @@ class Agenda:
         days = np.asarray(days, dtype=np.int64)
         if days.ndim == 0:
             days = np.full(len(idx), days)  # np.broadcast_to costs more than this
-        if self.free[1] < len(idx):
-            self._grow(len(idx))
+        self.reserve(len(idx))
         _agenda_add(self.head, self.slot, self.next, self.free, days,
                     np.asarray(idx, dtype=np.int64))
+
+    def reserve(self, k: int) -> None:
+        """At least ``k`` free cells (for a compiled pass that files with _agenda_add)."""
+        if self.free[1] < k:
+            self._grow(k)
 
     def _grow(self, need: int) -> None:
         cap = len(self.slot)
@@ -612,15 +616,16 @@ def _agent_batch(idx, chan, outcome, minutes, hours, p, ends, rates, skills, cal
                  complaint_base, alpha, free, hardship_pressure, propensity, day, oldest_day,
                  arm, rule_today, offer_late, offer_early, last_plan, cooldown, will_tab,
                  will_of, seg_accept, boost, promise_rate, days_max, promise_day, u, keys,
-                 conv_idx, conv_ep, complained, acc_pos, acc_kind,
-                 prom_pos):  # pragma: no cover - compiled
+                 conv_idx, conv_ep, complained, acc_pos, acc_kind, prom_pos, ag_head,
+                 ag_slot, ag_next, ag_free):  # pragma: no cover - compiled
     """A batch of executed agent calls (no third party) booked in one call, the steps of
     ``Run.execute_calls`` in its order: the gate's record (``_record_calls``: today's
     count, the conversation and right-party days), the books (``_book_calls``), the rows
     of the contact log (from ``log_at``), and the conversations (``_conversation_pass``,
     from ``tone_tab`` on its arguments; their slots and episodes into ``conv_idx`` and
-    ``conv_ep``). Returns (conversations, complaints, accepted, promises), the last three
-    as ``_conversation_pass`` returns them."""
+    ``conv_ep``), the promises filed for their days in the agenda ``ag_*`` (enough free
+    cells reserved). Returns (conversations, complaints, accepted, promises), the last
+    three as ``_conversation_pass`` returns them."""
     m = idx.shape[0]
     conv_mask = np.empty(m, np.bool_)
     for j in range(m):
@@ -648,6 +653,11 @@ def _agent_batch(idx, chan, outcome, minutes, hours, p, ends, rates, skills, cal
         hardship_pressure, propensity, day, oldest_day, arm, rule_today, offer_late,
         offer_early, last_plan, cooldown, will_tab, will_of, seg_accept, boost, promise_rate,
         days_max, promise_day, u, keys, complained, acc_pos, acc_kind, prom_pos)
+    p_day, p_idx = np.empty(n_prom, np.int64), np.empty(n_prom, np.int64)
+    for t in range(n_prom):
+        i = conv_idx[prom_pos[t]]
+        p_day[t], p_idx[t] = promise_day[i], i
+    _agenda_add(ag_head, ag_slot, ag_next, ag_free, p_day, p_idx)
     return n_conv, n_comp, n_acc, n_prom
 
 
@@ -2386,6 +2396,8 @@ class Run:
         conv_idx, conv_ep = np.empty(n, np.int64), np.empty(n, np.int64)
         comp, acc_pos, prom_pos = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
         acc_kind = np.empty(n, np.int8)
+        ag = self._promise_on
+        ag.reserve(n)
         n_conv, n_comp, n_acc, n_prom = _agent_batch(
             idx, chan, outcome, minutes, hours, p, ends, rates[0], rates[1],
             *self.gate.agent_call_books(d, idx), self.gate.last_conversation,
@@ -2393,15 +2405,17 @@ class Run:
             self.channel_attempts[d], self.ep, self.eps.cost, self.attempts_hist,
             self.daily["collector_cost"], log["day"], log["hour"], log["slot"], log["person"],
             log["channel"], log["kind"], log["outcome"], at, *self._conversation_state(d),
-            conv_idx, conv_ep, comp, acc_pos, acc_kind, prom_pos)
+            conv_idx, conv_ep, comp, acc_pos, acc_kind, prom_pos, ag.head, ag.slot, ag.next,
+            ag.free)
         win = self._in_window(d)
         if win:
             self.daily["call_attempts"][d] += n
-        if n_conv:
+            self.daily["promises"][d] += n_prom
+        if n_conv:  # the promises are filed
             self._conversations_counted(d, conv_idx[:n_conv], win)
             self._conversation_results(d, conv_idx[:n_conv], conv_ep[:n_conv], win,
                                        comp[:n_comp], acc_pos[:n_acc], acc_kind[:n_acc],
-                                       prom_pos[:n_prom])
+                                       prom_pos[:0])
 
     def _tone(self, idx: np.ndarray) -> np.ndarray:
         r = self.rule_today[idx]
