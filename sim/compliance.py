@@ -189,13 +189,16 @@ class Gate:
             ok &= ~mask
         return ok
 
-    def agent_call_books(self, day: int, acct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """What ``record`` hands ``_record_calls`` for agent calls to accounts ``acct``,
-        for a compiled pass that books them itself (the week's call counts, indexed
-        account * 7 + column, and no running total); the accounts are remembered, as
+    def call_books(self) -> tuple[np.ndarray, np.ndarray]:
+        """What ``record`` hands ``_record_calls`` for calls to the debtor (the week's
+        call counts, indexed account * 7 + column, and no running total), for a compiled
+        pass that books them itself; it tells :meth:`booked` which accounts it booked."""
+        return self._calls_flat, _NO_TOTAL
+
+    def booked(self, day: int, acct: np.ndarray) -> None:
+        """Calls to accounts ``acct`` were booked today by a compiled pass: remembered, as
         ``record`` does, so that this weekday's column is cleared for them a week on."""
         self._booked[day % 7].append(acct)
-        return self._calls_flat, _NO_TOTAL
 
     def record(self, day: int, acct: np.ndarray, kind: int, conversation: np.ndarray | None = None,
                rpc: np.ndarray | None = None) -> None:

@@ -167,8 +167,8 @@ class ContactLog:
         self.cols = self._sets[0]
 
     def reserve(self, k: int) -> tuple[dict[str, np.ndarray], int]:
-        """Room for ``k`` more rows, for a compiled pass to write: the columns and the
-        first of the rows (counted as written)."""
+        """Room for ``k`` more rows: the columns and the first of the rows, for a
+        compiled pass to write (then :meth:`written`)."""
         n = self.n
         if n + k > len(self.cols["day"]):
             cap = max(2 * len(self.cols["day"]), n + k)
@@ -176,13 +176,17 @@ class ContactLog:
                 b = np.zeros(cap, a.dtype)
                 b[:n] = a[:n]
                 self.cols[name] = b
-        self.n = n + k
         return self.cols, n
+
+    def written(self, k: int) -> None:
+        """``k`` rows were written where :meth:`reserve` made room."""
+        self.n += k
 
     def append(self, day: int, hour, slot: np.ndarray, person: np.ndarray, channel, kind,
                outcome: np.ndarray) -> None:
         k = len(slot)
         c, n = self.reserve(k)
+        self.written(k)
         c["day"][n:n + k] = day
         c["hour"][n:n + k] = hour
         c["slot"][n:n + k] = slot
@@ -866,6 +870,47 @@ def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, keys, ivr, reach, contacta
             n_out += 1
     return n_got, n_out
 
+
+
+@numba.njit(cache=True, nogil=True)
+def _deliver_batch(idx, tone, vacant, person, has, message, call, day, col, optout, calls,
+                   daily_cap, weekly_cap, cooloff_days, last_conversation, counts, calls_flat,
+                   no_total, last_rpc_day, chan, cost, channel_cost, channel_attempts, ep_of,
+                   ep_cost, keys, ivr, reach, contactability, prof, impulse, stim_row, segment,
+                   reminder, last_reminder, cause_tab, cause_of, shock_active, recent_flat,
+                   recent_sum, ep_contacts, c0, alpha, free, hardship_pressure, propensity,
+                   optout_rate, log_day, log_hour, log_slot, log_person, log_channel, log_kind,
+                   log_outcome, log_at, hour, kind, sent, sent_p, sent_tone, outcome, ep,
+                   got_pos, complained, out_pos):  # pragma: no cover - compiled
+    """An automated channel's requests at their hour (the gate open for the batch), the
+    steps of ``Run.deliver`` in its order in one call: the deliverable ones
+    (``_deliverable``, into ``sent*``), the gate's record of a call (``_record_calls``),
+    the channel's cost and count for the day, the messages themselves
+    (``_messages_kernel``, on the sent ones) and their rows of the contact log (from
+    ``log_at``). Returns (sent, reached, opted out)."""
+    n = _deliverable(idx, tone, vacant, person, has, message, call, day, col, optout, calls,
+                     daily_cap, weekly_cap, cooloff_days, last_conversation, counts, sent,
+                     sent_p, sent_tone)
+    if n == 0:
+        return 0, 0, 0
+    s_idx, s_p = sent[:n], sent_p[:n]
+    if call:
+        no_mask = np.zeros(0, np.bool_)
+        _record_calls(s_idx, day, col, calls_flat, no_total, no_mask, no_mask,
+                      last_conversation, last_rpc_day)
+    channel_cost[chan] += cost * n
+    channel_attempts[chan] += n
+    n_got, n_out = _messages_kernel(
+        s_idx, s_p, ep_of, cost, ep_cost, np.zeros((0, 0)), keys, ivr, reach, contactability,
+        prof, impulse, stim_row, segment, reminder, last_reminder, day, cause_tab, cause_of,
+        shock_active, col, recent_flat, recent_sum, ep_contacts, c0, alpha, free,
+        sent_tone[:n], hardship_pressure, propensity, optout_rate, optout, outcome, ep,
+        got_pos, complained, out_pos)
+    for j in range(n):
+        r = log_at + j
+        log_day[r], log_hour[r], log_slot[r], log_person[r] = day, hour, s_idx[j], s_p[j]
+        log_channel[r], log_kind[r], log_outcome[r] = chan, kind, outcome[j]
+    return n, n_got, n_out
 
 @numba.njit(cache=True, nogil=True)
 def _plans_ending(e, status, n_left, due, fees, vacant, legal_day, done,
@@ -2177,46 +2222,51 @@ class Run:
         # channel needs (the app, an e-mail address), with their persons, in one pass
         has = self._no_need if not req else (self.people.app_user if req == 1
                                              else self.people.email)
-        gate, m = self.gate, len(idx)
+        gate, m, col = self.gate, len(idx), d % 7
+        idx, tone = np.asarray(idx, np.int64), np.asarray(tone, np.float64)
         before = gate.counts.copy()
-        # closed now (the window, a holiday): every request that could have been delivered
-        # is refused, and counted so; else the per-account rules of the kind apply
-        closed = gate.whole_refusal(d, hour, kind) >= 0
         # the slots held, whose person the channel can reach, that the gate lets through
         sent, p, sent_tone = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m)
-        n = _deliverable(np.asarray(idx, np.int64), np.asarray(tone, np.float64), self.vacant,
-                         self.book.person, has, not closed and kind == MESSAGE,
-                         not closed and kind in CALL_KINDS, d, d % 7, gate.optout,
-                         *gate.call_limits(), gate.counts, sent, p, sent_tone)
-        if closed:
+        if gate.whole_refusal(d, hour, kind) >= 0:
+            # closed now (the window, a holiday): every request that could have been
+            # delivered is refused, and counted so
+            n = _deliverable(idx, tone, self.vacant, self.book.person, has, False, False, d,
+                             col, gate.optout, *gate.call_limits(), gate.counts, sent, p,
+                             sent_tone)
             gate.check(d, hour, sent[:n], kind)
-            n = 0
-        self._count_blocked(d, before)
-        if not n:
+            self._count_blocked(d, before)
             return
-        idx, p, tone = sent[:n], p[:n], sent_tone[:n]
-        gate.record(d, idx, kind)
-        self.channel_cost[d, chan] += self.cat.cost_cents[chan] * n
-        self.channel_attempts[d, chan] += n
         # the reach, complaint and opt-out draws, hashed in the pass where they are needed
         keys = self.streams.keys([("contact", d, 500 + chan),
                                   ("complaint", d, int(self._complaint_draw(chan))),
                                   ("optout", d, chan)])
-        b, pp, col = self.sc.behaviour, self.people, d % 7
-        outcome, ep = np.empty(n, np.int8), np.empty(n, np.int64)
-        got, complained, out = np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64)
-        self._stirred[int(self.cat.response[chan])] = True
-        n_got, n_out = _messages_kernel(
-            idx, p, self.ep, self.cat.cost_cents[chan], self.eps.cost, _NO_U, keys, kind == IVR,
+        b, pp, cls = self.sc.behaviour, self.people, int(self.cat.response[chan])
+        outcome, ep = np.empty(m, np.int8), np.empty(m, np.int64)
+        got, complained, out = np.empty(m, np.int64), np.empty(m, bool), np.empty(m, np.int64)
+        log, at = self._today.reserve(m)
+        call = kind in CALL_KINDS
+        n, n_got, n_out = _deliver_batch(
+            idx, tone, self.vacant, self.book.person, has, kind == MESSAGE, call, d, col,
+            gate.optout, *gate.call_limits(), gate.counts, *gate.call_books(),
+            gate.last_rpc_day, chan, float(self.cat.cost_cents[chan]), self.channel_cost[d],
+            self.channel_attempts[d], self.ep, self.eps.cost, keys, kind == IVR,
             float(self.cat.reach[chan]), pp.contactability, float(self.profile[int(hour) % 24]),
-            self._imp_tab[chan], self.stim[int(self.cat.response[chan])], pp.segment, reminder,
-            self.last_reminder, d, self._seg_traits.get("cause", self._no_tab8), pp.cause,
-            self.shock_active, col, self._recent_flat, self._recent_sum, self.eps.contacts,
+            self._imp_tab[chan], self.stim[cls], pp.segment, reminder, self.last_reminder,
+            self._seg_traits.get("cause", self._no_tab8), pp.cause, self.shock_active,
+            self._recent_flat, self._recent_sum, self.eps.contacts,
             float(self.cat.complaint_base[chan]), b.complaint_alpha, b.complaint_free_contacts,
-            tone, b.complaint_hardship_pressure,
-            pp.complaint_prop, b.optout_per_message if kind == MESSAGE else -1.0, self.gate.optout,
-            outcome, ep, got, complained, out)
-        self._today.append(d, hour, idx, p, chan, kind, outcome)
+            b.complaint_hardship_pressure, pp.complaint_prop,
+            b.optout_per_message if kind == MESSAGE else -1.0, log["day"], log["hour"],
+            log["slot"], log["person"], log["channel"], log["kind"], log["outcome"], at, hour,
+            kind, sent, p, sent_tone, outcome, ep, got, complained, out)
+        self._count_blocked(d, before)
+        if not n:
+            return
+        self._today.written(n)
+        self._stirred[cls] = True
+        idx, p = sent[:n], p[:n]
+        if call:
+            gate.booked(d, idx)
         if n_got:
             got = got[:n_got]
             self._recent_touched[col].append(idx[got])
@@ -2400,13 +2450,15 @@ class Run:
         ag.reserve(n)
         n_conv, n_comp, n_acc, n_prom = _agent_batch(
             idx, chan, outcome, minutes, hours, p, ends, rates[0], rates[1],
-            *self.gate.agent_call_books(d, idx), self.gate.last_conversation,
+            *self.gate.call_books(), self.gate.last_conversation,
             self.gate.last_rpc_day, self.cat.cost_cents, self.channel_cost[d],
             self.channel_attempts[d], self.ep, self.eps.cost, self.attempts_hist,
             self.daily["collector_cost"], log["day"], log["hour"], log["slot"], log["person"],
             log["channel"], log["kind"], log["outcome"], at, *self._conversation_state(d),
             conv_idx, conv_ep, comp, acc_pos, acc_kind, prom_pos, ag.head, ag.slot, ag.next,
             ag.free)
+        self.gate.booked(d, idx)
+        self._today.written(n)
         win = self._in_window(d)
         if win:
             self.daily["call_attempts"][d] += n
