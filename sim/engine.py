@@ -123,6 +123,15 @@ def merge_sorted(a: np.ndarray, *more: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
+def _strictly_ascending(x):  # pragma: no cover - compiled
+    """``np.all(x[1:] > x[:-1])``, without the two temporaries."""
+    for i in range(1, x.shape[0]):
+        if not x[i] > x[i - 1]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
 def _merge_ascending(a, b, out):  # pragma: no cover - compiled
     """The sorted union of ``a`` and ``b`` without repeats into ``out``; returns its
     length, or -1 (``out`` unspecified) when either is not ascending."""
@@ -2099,7 +2108,7 @@ class Run:
         for key in sorted(requests):
             hour, c = key
             parts = requests[key]
-            if len(parts) == 1 and np.all(parts[0][1:] > parts[0][:-1]):
+            if len(parts) == 1 and _strictly_ascending(parts[0]):
                 idx, tone = parts[0], tones[key][0]  # one request, already sorted and unique
             else:
                 idx, first = np.unique(np.concatenate(parts), return_index=True)

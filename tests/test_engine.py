@@ -1373,3 +1373,12 @@ def test_the_compiled_bills_equal_the_numpy_code(seed, n, tables):
     for name in ("due", "fees", "fee_flow", "paid", "unbilled", "n_left", "next_due_month",
                  "last_due_month", "next_due_day", "oldest_month", "oldest_day"):
         assert np.array_equal(getattr(bk, name), getattr(ref, name)), name
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=st.lists(st.integers(-5, 5), max_size=12))
+def test_strictly_ascending_is_the_numpy_comparison(x):
+    from sim.engine import _strictly_ascending
+
+    a = np.array(x, np.int64)
+    assert _strictly_ascending(a) == bool(np.all(a[1:] > a[:-1]))
