@@ -101,7 +101,7 @@ def _day_queue(acct, chan, prio, att, old_acct, old_chan, old_made, old_age, exp
 
     * one task per (account, channel): ``np.lexsort((-att, key))`` with key = account x
       1024 + channel, the first of each run of equal keys (a stable sort on key x 2^16 +
-      (32767 - att), one key the same order);
+      (32767 - att), one key the same order; no sort when the keys already ascend);
     * yesterday's unworked tasks found among today's by bisection: one day older; those
       ``expiry`` days old expire (counted) and leave;
     * ``queue_order``: highest priority first, then the oldest, then by position (the
@@ -112,11 +112,18 @@ def _day_queue(acct, chan, prio, att, old_acct, old_chan, old_made, old_age, exp
     and the number expired."""
     n = acct.shape[0]
     key = np.empty(n, np.int64)
-    wide = np.empty(n, np.int64)
+    ascending = True
     for j in range(n):
         key[j] = acct[j] * 1024 + chan[j]
-        wide[j] = key[j] * 65536 + (32767 - np.int64(att[j]))
-    order = np.argsort(wide, kind="mergesort")
+        if j > 0 and key[j] <= key[j - 1]:
+            ascending = False
+    if ascending:  # the usual day: one list of requests, in account order, one per key
+        order = np.arange(n)
+    else:
+        wide = np.empty(n, np.int64)
+        for j in range(n):
+            wide[j] = key[j] * 65536 + (32767 - np.int64(att[j]))
+        order = np.argsort(wide, kind="mergesort")
     sel = np.empty(n, np.int64)
     m = 0
     for r in range(n):
