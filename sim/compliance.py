@@ -192,7 +192,8 @@ class Gate:
     def call_books(self) -> tuple[np.ndarray, np.ndarray]:
         """What ``record`` hands ``_record_calls`` for calls to the debtor (the week's
         call counts, indexed account * 7 + column, and no running total), for a compiled
-        pass that books them itself; it tells :meth:`booked` which accounts it booked."""
+        pass that books calls itself; the caller then tells :meth:`booked` which
+        accounts were booked."""
         return self._calls_flat, _NO_TOTAL
 
     def booked(self, day: int, acct: np.ndarray) -> None:

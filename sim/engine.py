@@ -196,14 +196,14 @@ class ContactLog:
         k = len(slot)
         c, n = self.reserve(k)
         self.written(k)
+        # "disclosed" stays False: nothing ever tells a third party the debt
         c["day"][n:n + k] = day
         c["hour"][n:n + k] = hour
         c["slot"][n:n + k] = slot
         c["person"][n:n + k] = person
         c["channel"][n:n + k] = channel
         c["kind"][n:n + k] = kind
-        c["outcome"][n:n + k] = outcome  # "disclosed" stays False: nothing ever tells a
-        # third party the debt
+        c["outcome"][n:n + k] = outcome
 
     def flush(self) -> dict[str, np.ndarray]:
         """The day's rows and an empty log. The rows are views, valid until the flush
