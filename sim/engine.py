@@ -506,6 +506,12 @@ def _crew_calls(cand, acct_q, chan_q, made_q, person_of, day, col, calls, daily_
 _NO_U = np.zeros((0, 0))  # "hash the draws" for the kernels that take them either way
 
 
+def _call_draws(d: int) -> list[tuple[str, int, int]]:
+    """A call's draws on day ``d``: answered, right party, talk time (attempt k at draw
+    numbers 8k, 8k + 1 and 8k of these rows)."""
+    return [("contact", d, 0), ("contact", d, 1), ("handle", d, 0)]
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _draw(u, keys, r, j, i):  # pragma: no cover - compiled
     """Draw ``r`` of attempt ``j`` (slot ``i``): ``u[r, j]`` if given (tests place draws on
@@ -2337,16 +2343,19 @@ class Run:
         ones' accounts and channels into ``refused`` from ``r_at``. Nothing is booked.
         Returns (fitted, executed, refused, minutes spent)."""
         c = self.sc.collectors
-        if self._call_keys[0] != d:
-            self._call_keys = (d, self.streams.keys([("contact", d, 0), ("contact", d, 1),
-                                                     ("handle", d, 0)]))
         return _crew_calls(cand, desk.acct, desk.channel, desk.made, self.book.person, d, d % 7,
-                           *self.gate.call_limits(), self._call_keys[1],
+                           *self.gate.call_limits(), self._call_draw_keys(d),
                            self.people.contactability, float(self.profile[int(hour) % 24]),
                            c.right_party_given_answer, self._fixed_minutes,
                            self._log_rpc_median, c.rpc_sigma, used, total, hour, end,
                            self.retry_gap, tried, desk.left, desk.not_before, at, *x, r_at,
                            *refused)
+
+    def _call_draw_keys(self, d: int) -> np.ndarray:
+        """The keys of day ``d``'s call draws (``_call_draws``), hashed once a day."""
+        if self._call_keys[0] != d:
+            self._call_keys = (d, self.streams.keys(_call_draws(d)))
+        return self._call_keys[1]
 
     def call_outcomes(self, d: int, hour: float, idx: np.ndarray, chan: np.ndarray,
                       made: np.ndarray, third: bool,
@@ -2362,20 +2371,16 @@ class Run:
         else:
             some_third = False  # a queue of agent calls only
         if not some_third:  # the usual batch: agent calls only, draws and all in one pass
-            if self._call_keys[0] != d:
-                self._call_keys = (d, self.streams.keys([("contact", d, 0), ("contact", d, 1),
-                                                         ("handle", d, 0)]))
             n = len(idx)
             outcome, minutes = np.empty(n, np.int8), np.empty(n)
-            _agent_calls(np.asarray(idx, np.int64), p, made, self._call_keys[1],
+            _agent_calls(np.asarray(idx, np.int64), p, made, self._call_draw_keys(d),
                          self.people.contactability, float(prof), c.right_party_given_answer,
                          self._fixed_minutes, self._log_rpc_median, c.rpc_sigma, outcome,
                          minutes)
             return outcome, minutes
         # with third-party calls: answer, right party and talk time of attempt k (draws 8k,
         # 8k + 1 and 8k) in one hash, then numpy
-        u = self.streams.uniform_rows([("contact", d, 0), ("contact", d, 1), ("handle", d, 0)],
-                                      idx, made.astype(np.int64) * 8)
+        u = self.streams.uniform_rows(_call_draws(d), idx, made.astype(np.int64) * 8)
         answer = np.minimum(0.95, self.people.contactability[p] * prof)
         answered = u[0] < np.where(third, 0.5 * prof, answer)
         rpc = answered & (u[1] < c.right_party_given_answer)
