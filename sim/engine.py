@@ -624,7 +624,6 @@ def _conversation_pass(idx, p, chan, skill, ep, tone_tab, segment, cause_tab, ca
     return n_comp, n_acc, n_prom
 
 
-
 @numba.njit(cache=True, nogil=True)
 def _agent_batch(idx, chan, outcome, minutes, hours, p, ends, rates, skills, calls_flat,
                  no_total, last_conversation, last_rpc_day, cost_cents, channel_cost,
@@ -886,7 +885,6 @@ def _messages_kernel(idx, p, ep_of, cost, ep_cost, u, keys, ivr, reach, contacta
     return n_got, n_out
 
 
-
 @numba.njit(cache=True, nogil=True)
 def _deliver_batch(idx, tone, vacant, person, has, message, call, day, col, optout, calls,
                    daily_cap, weekly_cap, cooloff_days, last_conversation, counts, calls_flat,
@@ -926,6 +924,7 @@ def _deliver_batch(idx, tone, vacant, person, has, message, call, day, col, opto
         log_day[r], log_hour[r], log_slot[r], log_person[r] = day, hour, s_idx[j], s_p[j]
         log_channel[r], log_kind[r], log_outcome[r] = chan, kind, outcome[j]
     return n, n_got, n_out
+
 
 @numba.njit(cache=True, nogil=True)
 def _plans_ending(e, status, n_left, due, fees, vacant, legal_day, done,
