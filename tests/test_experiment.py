@@ -230,6 +230,39 @@ def test_open_executor_refuses_workers_and_scheduler_together():
         assert ex is None  # one worker runs in-process
 
 
+def _say(text: str) -> str:
+    print(text)  # no flush: a pipe's buffer holds it until the worker leaves
+    return text
+
+
+def _leave_with(code: int):
+    raise SystemExit(code)
+
+
+class _Bomb:
+    """Unpickled in the worker's loop itself (not in a task): the loop dies with it."""
+
+    def __reduce__(self):
+        return _leave_with, (3,)
+
+
+def test_pool_workers_skip_the_teardown_but_keep_their_output_and_exit_codes(capfd, monkeypatch):
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # the workers' stdout is buffered
+    with open_executor(2, tasks=2) as ex:
+        assert ex.submit(_say, "worker says hello").result() == "worker says hello"
+        procs = list(ex._processes.values())
+    assert procs and all(isinstance(p, experiment._QuickExitProcess) and p.exitcode == 0
+                         for p in procs)
+    assert "worker says hello" in capfd.readouterr().out
+    # a worker whose loop dies leaves the normal way: the pool breaks, the exit code shows
+    with open_executor(2, tasks=2) as ex:
+        fut = ex.submit(_say, _Bomb())
+        procs = list(ex._processes.values())
+        with pytest.raises(Exception, match="terminated abruptly"):
+            fut.result()
+    assert 3 in [p.exitcode for p in procs]
+
+
 def _cli(args: list[str]):
     return CliRunner().invoke(app, args)
 
