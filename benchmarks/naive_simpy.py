@@ -18,7 +18,8 @@ costs weigh less at a million accounts.
 
 Prints ``engine_account_days_per_second_<N>``, ``simpy_wakeups_per_second_<N>`` and
 ``engine_over_naive_simpy_<N>`` (cold), and the same with ``_warm``; merges them into
-results.json under "naive_simpy". Target: >= 40x.
+results.json under "naive_simpy". Target: >= 40x, judged at 1,000,000 accounts, the
+benchmark's workload (``run_all.py`` says why); the 100,000-account figures are reported.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     load_start = load_average()
-    figures: dict = {"target_at_least": 40, "cases": {}}
+    figures: dict = {"target_at_least": 40, "judged_at_accounts": BIG, "cases": {}}
     for n in [int(a) for a in args.accounts.split(",") if a]:
         runs = args.runs if n < BIG else 1
         # cold and warm runs alternate, so that a drift of the machine's speed hits both
