@@ -326,8 +326,9 @@ class _QuickExitProcess(multiprocessing.context.SpawnProcess):
 
     def run(self) -> None:
         super().run()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None under pythonw
+                stream.flush()
         os._exit(0)
 
 
