@@ -320,8 +320,9 @@ class _QuickExitProcess(multiprocessing.context.SpawnProcess):
     The loop returns only when the pool shuts the worker down, after its last result
     went down the pipe (results are written synchronously). What remains is freeing the
     heap of numba's LLVM, pandas and pyarrow: about 0.25 s a worker, which the parent's
-    ``shutdown(wait=True)`` would wait for at the end of every sweep. A worker that
-    raises still leaves the normal way, with its exit code.
+    ``shutdown(wait=True)`` would wait for at the end of every sweep. A worker whose
+    loop dies (a task's exception does not: it goes back to the caller) still leaves the
+    normal way, with its exit code.
     """
 
     def run(self) -> None:
