@@ -5,8 +5,9 @@ Each measured case runs in its own interpreter (``python benchmarks/_common.py -
 JSON``), so that its peak RSS is its own and no case warms the caches of the next (a
 "warm" case warms its own interpreter with a small run first, untimed: see run_case). The
 peak is the process's own high-water mark (``VmHWM``): ``getrusage``'s ``ru_maxrss``
-survives ``exec`` and would report the parent's peak when the parent is bigger. Times are ``time.perf_counter`` around ``sim.engine.run`` (set-up of
-the population and the result tables included).
+survives ``exec`` and would report the parent's peak when the parent is bigger. Times
+are ``time.perf_counter`` around ``sim.engine.run`` (set-up of the population and the
+result tables included).
 """
 
 from __future__ import annotations
